@@ -1,0 +1,81 @@
+"""Load a trained LightningModule from a ``foleyzoo fit`` checkpoint without trusting the file.
+
+Unlike ``LightningModule.load_from_checkpoint``, this never imports a path read from the file before
+the allowlist accepts it, and reads tensors with ``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from foleyzoo.errors import ConfigError
+from foleyzoo.plugins.allowlist import instantiate_from_config
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The checkpoint's dictionary, read with ``weights_only=True``; a clear error for a bad file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: checkpoint file not found")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ConfigError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise ConfigError(f"{path}: not a Lightning checkpoint (no state_dict)")
+    return checkpoint
+
+
+def stored_module_config(checkpoint: dict[str, Any], source: str) -> dict[str, Any]:
+    """The ``{"class_path", "init_args"}`` config LightningCLI stored in the checkpoint's hyper-parameters."""
+    hparams = checkpoint.get("hyper_parameters") or {}
+    class_path = hparams.get("_class_path")
+    if not class_path:
+        raise ConfigError(
+            f"{source}: the checkpoint stores no model config (_class_path); it was not written by "
+            "`foleyzoo fit`, so foleyzoo cannot tell which model to build"
+        )
+    init_args = {key: value for key, value in hparams.items() if not key.startswith("_")}
+    return {"class_path": class_path, "init_args": init_args}
+
+
+def load_module(path: str | Path, map_location: str | torch.device = "cpu") -> Any:
+    """Rebuild the module stored in a ``foleyzoo fit`` checkpoint and load its weights.
+
+    Raises :class:`~foleyzoo.errors.ConfigError` naming the file and the mismatched parameters when the
+    weights do not fit the model the config describes.
+    """
+    from lightning.pytorch import LightningModule
+
+    checkpoint = read_checkpoint(path)
+    config = stored_module_config(checkpoint, str(path))
+    module = instantiate_from_config(config, LightningModule, source=str(path))
+    problem = state_dict_mismatch(module.state_dict(), checkpoint["state_dict"])
+    if problem:
+        raise ConfigError(f"{path}: the weights do not fit {config['class_path']}: {problem}")
+    module.load_state_dict(checkpoint["state_dict"])
+    return module.to(map_location)
+
+
+def state_dict_mismatch(expected: dict[str, Any], stored: dict[str, Any], limit: int = 6) -> str:
+    """One line naming missing, unexpected and wrongly shaped parameters; ``""`` when they fit."""
+    missing = sorted(set(expected) - set(stored))
+    unexpected = sorted(set(stored) - set(expected))
+    reshaped = [
+        f"{key} {tuple(stored[key].shape)} vs {tuple(expected[key].shape)}"
+        for key in sorted(set(expected) & set(stored))
+        if tuple(expected[key].shape) != tuple(stored[key].shape)
+    ]
+    parts = [
+        f"{label} {', '.join(items[:limit])}{' …' if len(items) > limit else ''}"
+        for label, items in (
+            ("missing", missing),
+            ("unexpected", unexpected),
+            ("shape (stored vs model)", reshaped),
+        )
+        if items
+    ]
+    return "; ".join(parts)

@@ -1,0 +1,1 @@
+"""The ``foleyzoo`` command line: LightningCLI subcommands plus front-end commands."""

@@ -1,0 +1,82 @@
+"""The ``foleyzoo`` console script: dispatches to LightningCLI subcommands or to front-end commands."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+
+from foleyzoo import __version__
+from foleyzoo.errors import FoleyzooError
+
+LIGHTNING_COMMANDS = {
+    "fit": "train a model from a recipe (foleyzoo fit --config recipes/...)",
+    "validate": "run a validation epoch",
+    "test": "run a test epoch",
+    "predict": "run prediction",
+}
+
+FRONT_END_COMMANDS = {
+    "plugins": ("foleyzoo.cli.plugins_cmd:main", "list registered plugins with package, version and status"),
+    "recipes": (
+        "foleyzoo.cli.recipes:main",
+        "list, show or copy the recipes shipped by foleyzoo and plugins",
+    ),
+}
+
+
+def overview() -> str:
+    """The top-level help text."""
+    lines = [
+        f"foleyzoo {__version__}: video-to-audio (Foley) generation with swappable parts.",
+        "",
+        "usage: foleyzoo COMMAND [options]   (foleyzoo COMMAND --help for a command's options)",
+        "",
+        "Training (LightningCLI):",
+        *(f"  {name:<10} {text}" for name, text in LIGHTNING_COMMANDS.items()),
+        "",
+        "Tools:",
+        *(f"  {name:<10} {text}" for name, (_, text) in FRONT_END_COMMANDS.items()),
+        "",
+        "Docs: https://foleyzoo.readthedocs.io",
+    ]
+    return "\n".join(lines)
+
+
+def _resolve(target: str) -> Callable[[list[str]], int]:
+    module_name, attr = target.split(":")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+def run(argv: Sequence[str]) -> int:
+    """Run one command line (without the program name); returns the exit code."""
+    args = list(argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(overview())
+        return 0
+    if args[0] == "--version":
+        print(f"foleyzoo {__version__}")
+        return 0
+    command = args[0]
+    if command in FRONT_END_COMMANDS:
+        return int(_resolve(FRONT_END_COMMANDS[command][0])(args[1:]) or 0)
+    if command in LIGHTNING_COMMANDS:
+        from foleyzoo.cli.lightning import FoleyCLI
+
+        FoleyCLI(args=args)
+        return 0
+    print(f"foleyzoo: unknown command {command!r}\n\n{overview()}", file=sys.stderr)
+    return 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console-script entry point: foleyzoo's own errors become one clear line and exit code 2."""
+    try:
+        return run(sys.argv[1:] if argv is None else argv)
+    except FoleyzooError as exc:
+        print(f"foleyzoo: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,15 @@
+"""Console output shared by the front-end commands (rich tables that stay whole when piped)."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+
+from rich.console import Console
+
+
+def console(stderr: bool = False) -> Console:
+    """A rich console; when not writing to a terminal it is wide, so piped tables are not folded."""
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() else max(200, shutil.get_terminal_size((200, 24)).columns)
+    return Console(file=stream, width=width, soft_wrap=False)

@@ -1,0 +1,1 @@
+"""Conditioning encoders: visual semantics, audio-visual sync and text."""

@@ -1,0 +1,7 @@
+"""ODE samplers for flow matching (Sampler plugins); any of them can be chosen from YAML."""
+
+from __future__ import annotations
+
+from foleyzoo.samplers.ode import EulerSampler, HeunSampler, MidpointSampler
+
+__all__ = ["EulerSampler", "HeunSampler", "MidpointSampler"]
