@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import itertools
 
 from torch import Tensor
@@ -9,44 +10,39 @@ from torch import Tensor
 from foleyzoo.api import Sampler, VelocityFn
 
 
-def _batch_time(t: Tensor, like: Tensor) -> Tensor:
-    """A scalar time as a (B,) tensor on ``like``'s device and dtype."""
-    return t.to(device=like.device, dtype=like.dtype).expand(like.shape[0])
+class FixedStepSampler(Sampler):
+    """Walks the time grid of :meth:`timesteps` and leaves one step's rule to subclasses."""
+
+    def sample(self, velocity: VelocityFn, noise: Tensor) -> Tensor:
+        x = noise
+        times = self.timesteps(noise.device).to(noise.dtype)
+        for t0, t1 in itertools.pairwise(times):
+            x = self.step(velocity, x, t0.expand(x.shape[0]), t1 - t0)
+        return x
+
+    @abc.abstractmethod
+    def step(self, velocity: VelocityFn, x: Tensor, t: Tensor, h: Tensor) -> Tensor:
+        """x(t) → x(t + h), with t a (B,) tensor and h a scalar tensor."""
 
 
-class EulerSampler(Sampler):
+class EulerSampler(FixedStepSampler):
     """First-order Euler steps: one velocity evaluation a step (MMAudio and Kling-Foley use 25)."""
 
-    def sample(self, velocity: VelocityFn, noise: Tensor) -> Tensor:
-        x = noise
-        times = self.timesteps(noise.device)
-        for t0, t1 in itertools.pairwise(times):
-            x = x + (t1 - t0) * velocity(x, _batch_time(t0, x))
-        return x
+    def step(self, velocity: VelocityFn, x: Tensor, t: Tensor, h: Tensor) -> Tensor:
+        return x + h * velocity(x, t)
 
 
-class MidpointSampler(Sampler):
+class MidpointSampler(FixedStepSampler):
     """Second-order explicit midpoint rule: two velocity evaluations a step."""
 
-    def sample(self, velocity: VelocityFn, noise: Tensor) -> Tensor:
-        x = noise
-        times = self.timesteps(noise.device)
-        for t0, t1 in itertools.pairwise(times):
-            h = t1 - t0
-            x_mid = x + 0.5 * h * velocity(x, _batch_time(t0, x))
-            x = x + h * velocity(x_mid, _batch_time(t0 + 0.5 * h, x))
-        return x
+    def step(self, velocity: VelocityFn, x: Tensor, t: Tensor, h: Tensor) -> Tensor:
+        x_mid = x + 0.5 * h * velocity(x, t)
+        return x + h * velocity(x_mid, t + 0.5 * h)
 
 
-class HeunSampler(Sampler):
+class HeunSampler(FixedStepSampler):
     """Second-order Heun (trapezoidal predictor-corrector): two velocity evaluations a step."""
 
-    def sample(self, velocity: VelocityFn, noise: Tensor) -> Tensor:
-        x = noise
-        times = self.timesteps(noise.device)
-        for t0, t1 in itertools.pairwise(times):
-            h = t1 - t0
-            v0 = velocity(x, _batch_time(t0, x))
-            x_pred = x + h * v0
-            x = x + 0.5 * h * (v0 + velocity(x_pred, _batch_time(t1, x)))
-        return x
+    def step(self, velocity: VelocityFn, x: Tensor, t: Tensor, h: Tensor) -> Tensor:
+        v0 = velocity(x, t)
+        return x + 0.5 * h * (v0 + velocity(x + h * v0, t + h))
