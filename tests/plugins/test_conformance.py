@@ -13,7 +13,7 @@ from importlib import metadata
 import pytest
 import torch
 
-from foleyzoo.api import INTERFACE_GROUPS, Sampler, TextEncoder
+from foleyzoo.api import INTERFACE_GROUPS, Sampler, SyncEncoder, TextEncoder, Video, VisualEncoder
 from foleyzoo.plugins import get_registry, recipe_dir_of
 
 RECORDS = get_registry().records()
@@ -47,6 +47,27 @@ def test_every_installed_plugin_is_usable(record):
 SAMPLERS = [r for r in RECORDS if r.group == "foleyzoo.samplers"]
 TEXT_ENCODERS = [r for r in RECORDS if r.group == "foleyzoo.text_encoders"]
 RECIPES = [r for r in RECORDS if r.group == "foleyzoo.recipes"]
+FRAME_ENCODERS = [r for r in RECORDS if r.group in ("foleyzoo.visual_encoders", "foleyzoo.sync_encoders")]
+
+
+@pytest.mark.parametrize("record", FRAME_ENCODERS, ids=record_id)
+def test_frame_encoder_contract(record):
+    """Features on the encoder's time base with the right size, and the frame mask passed through."""
+    torch.manual_seed(0)
+    encoder: VisualEncoder | SyncEncoder = record.obj().eval()
+    rate = encoder.feature_rate if isinstance(encoder, SyncEncoder) else encoder.fps
+    frames = torch.rand(2, round(encoder.fps), 3, 64, 64)
+    mask = torch.ones(2, frames.shape[1], dtype=torch.bool)
+    with torch.no_grad():
+        features = encoder.encode(Video(frames, fps=encoder.fps, mask=mask))
+    assert features.values.shape == (2, round(rate), encoder.embed_dim)
+    assert features.fps == rate and torch.equal(features.mask, mask)
+    assert torch.isfinite(features.values).all()
+    if features.tokens is not None:
+        assert (
+            features.tokens.shape[:2] == features.values.shape[:2]
+            and features.tokens.shape[-1] == encoder.embed_dim
+        )
 
 
 @pytest.mark.parametrize("record", SAMPLERS, ids=record_id)
