@@ -11,6 +11,8 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+pytest_plugins = ["tests.data.video_fixtures"]  # small real videos, shared by the data tests
+
 
 class FakeDistribution(metadata.Distribution):
     """An in-memory distribution with a name, a version and foleyzoo entry points."""

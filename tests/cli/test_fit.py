@@ -22,13 +22,18 @@ QUIET = ["--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=
 
 def tiny_fit_args(root: Path, steps: int = 6, *extra: str) -> list[str]:
     return [
-        "fit", "--config", TOY, *QUIET,
+        "fit",
+        "--config",
+        TOY,
+        *QUIET,
         f"--trainer.default_root_dir={root}",
         f"--trainer.logger.init_args.save_dir={root}",
-        f"--trainer.max_steps={steps}", "--trainer.limit_val_batches=1",
-        "--data.init_args.num_train=256", "--data.init_args.batch_size=64",
+        f"--trainer.max_steps={steps}",
+        "--trainer.limit_val_batches=1",
+        "--data.init_args.num_train=256",
+        "--data.init_args.batch_size=64",
         *extra,
-    ]  # fmt: skip
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -79,9 +84,10 @@ def test_foreign_class_in_checkpoint_is_refused_before_import(trained_run, tmp_p
     with pytest.raises(ForbiddenClassError, match=r"fz_evil.Evil"):
         load_module(bad)
     nested = tampered(
-        trained_run / "checkpoints" / "last.ckpt", tmp_path / "nested.ckpt",
+        trained_run / "checkpoints" / "last.ckpt",
+        tmp_path / "nested.ckpt",
         sampler={"class_path": "fz_evil.Evil"},
-    )  # fmt: skip
+    )
     with pytest.raises(ForbiddenClassError, match=r"at init_args\.sampler\.class_path"):
         load_module(nested)
     with pytest.raises(ForbiddenClassError, match=r"fz_evil.Evil"):
@@ -102,10 +108,17 @@ def test_checkpoint_of_another_model_names_the_mismatch(trained_run, tmp_path):
 def test_toy_recipe_learns(tmp_path):
     """Trained 300 steps, samples land in the blob their caption names and the distribution distance falls."""
     args = [
-        "--config", TOY, *QUIET, f"--trainer.default_root_dir={tmp_path}",
-        "--trainer.logger=false", "--trainer.callbacks=[]", "--trainer.enable_checkpointing=false",
-        "--trainer.max_steps=300", "--trainer.max_epochs=-1", "--trainer.check_val_every_n_epoch=1000",
-    ]  # fmt: skip
+        "--config",
+        TOY,
+        *QUIET,
+        f"--trainer.default_root_dir={tmp_path}",
+        "--trainer.logger=false",
+        "--trainer.callbacks=[]",
+        "--trainer.enable_checkpointing=false",
+        "--trainer.max_steps=300",
+        "--trainer.max_epochs=-1",
+        "--trainer.check_val_every_n_epoch=1000",
+    ]
     cli = FoleyCLI(args=args, run=False)
     cli.datamodule.setup("validate")
     before = cli.trainer.validate(cli.model, datamodule=cli.datamodule, verbose=False)[0]
@@ -133,26 +146,53 @@ def test_example_plugin_installs_and_its_recipe_runs(tmp_path):
     """pip installs plugins/foleyzoo-example into a fresh folder; foleyzoo sees it and fits its shipped recipe."""
     target = tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-         "--target", str(target), str(REPO_ROOT / "plugins" / "foleyzoo-example")],
-        check=True, capture_output=True, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(REPO_ROOT / "plugins" / "foleyzoo-example"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     env = {"PYTHONPATH": str(target)}
     script = str(Path(sys.executable).with_name("foleyzoo"))
     where = subprocess.run(
         [sys.executable, "-c", "import foleyzoo_example; print(foleyzoo_example.__file__)"],
-        capture_output=True, text=True, env={**__import__("os").environ, **env}, check=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env={**__import__("os").environ, **env},
+        check=True,
+    )
     assert where.stdout.startswith(str(target))
     copy = subprocess.run(
         [script, "recipes", "copy", "toy-rk4", str(tmp_path / "rk4.yaml")],
-        capture_output=True, text=True, env={**__import__("os").environ, **env},
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env={**__import__("os").environ, **env},
+    )
     assert copy.returncode == 0, copy.stderr
     fit = subprocess.run(
-        [script, "fit", "--config", str(tmp_path / "rk4.yaml"), "--trainer.max_steps=3",
-         f"--trainer.default_root_dir={tmp_path}"],
-        capture_output=True, text=True, env={**__import__("os").environ, **env}, cwd=tmp_path, timeout=300,
-    )  # fmt: skip
+        [
+            script,
+            "fit",
+            "--config",
+            str(tmp_path / "rk4.yaml"),
+            "--trainer.max_steps=3",
+            f"--trainer.default_root_dir={tmp_path}",
+        ],
+        capture_output=True,
+        text=True,
+        env={**__import__("os").environ, **env},
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert fit.returncode == 0, fit.stderr[-2000:]
     assert "`Trainer.fit` stopped: `max_steps=3` reached" in fit.stderr + fit.stdout

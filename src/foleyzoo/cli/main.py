@@ -22,6 +22,11 @@ FRONT_END_COMMANDS = {
         "foleyzoo.cli.recipes:main",
         "list, show or copy the recipes shipped by foleyzoo and plugins",
     ),
+    "synth": ("foleyzoo.data.synthfoley.cli:main", "make, score and calibrate SynthFoley benchmark clips"),
+    "extract": (
+        "foleyzoo.cli.extract:main",
+        "compute frozen-encoder features once into a sharded feature cache",
+    ),
 }
 
 
