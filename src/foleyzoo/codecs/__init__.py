@@ -1,0 +1,1 @@
+"""The latent audio codec (mel-VAE), its mel front-end and vocoders."""
