@@ -88,7 +88,12 @@ def main() -> None:
             "python": platform.python_version(),
             "torch": torch.__version__,
         },
-        "seconds_per_clip": {"generate_in_memory": generate, "decode": decode, "decode_and_encode": decode_encode, "cache": cached},
+        "seconds_per_clip": {
+            "generate_in_memory": generate,
+            "decode": decode,
+            "decode_and_encode": decode_encode,
+            "cache": cached,
+        },
         "speedup": {"over_decode": decode / cached, "over_decode_and_encode": decode_encode / cached},
     }
     options.json.parent.mkdir(parents=True, exist_ok=True)
