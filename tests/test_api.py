@@ -44,3 +44,22 @@ def test_interfaces_are_abstract_and_documented(interface):
     assert interface.__doc__ and interface.__doc__.strip()
     with pytest.raises(TypeError):
         interface()
+
+
+def test_records_move_like_tensors_in_lightning_batches():
+    """Lightning moves any object with ``to``; records must come back as records with moved tensors."""
+    from lightning.fabric.utilities.apply_func import move_data_to_device
+
+    text = api.TextFeatures(torch.zeros(1, 3, 4), torch.ones(1, 3, dtype=torch.bool), torch.zeros(1, 4))
+    batch = {
+        "audio": api.Waveform(torch.zeros(2, 1, 160), 16000),
+        "conditions": api.Conditions(text=text, duration=torch.zeros(1, 2)),
+    }
+    moved = move_data_to_device(batch, torch.device("meta"))
+    assert isinstance(moved["audio"], api.Waveform) and moved["audio"].samples.is_meta
+    assert moved["audio"].sample_rate == 16000
+    assert moved["conditions"].text.tokens.is_meta and moved["conditions"].duration.is_meta
+    assert moved["conditions"].text.mask.dtype == torch.bool
+    doubled = batch["conditions"].to(torch.float64)
+    assert doubled.text.tokens.dtype == torch.float64 and text.tokens.dtype == torch.float32
+    assert doubled.text.mask.dtype == torch.bool  # a dtype cast leaves masks alone

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import ClassVar
+from dataclasses import dataclass, fields, replace
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -65,8 +65,29 @@ def _check_mask(values: Tensor, mask: Tensor | None, what: str) -> None:
 # --------------------------------------------------------------------------- records
 
 
+class _Record:
+    """Makes a frozen record movable like a tensor: Lightning's batch transfer calls ``to`` on any object with it."""
+
+    def to(self, *args: Any, **kwargs: Any) -> Any:
+        """A copy with tensors moved like ``Tensor.to(*args, **kwargs)``; a dtype applies to float tensors only.
+
+        Masks and other integer tensors keep their dtype and only change device.
+        """
+        probe = torch.empty(0).to(*args, **kwargs)
+        non_blocking = bool(kwargs.get("non_blocking", False))
+        moved = {}
+        for field in fields(self):  # type: ignore[arg-type]
+            value = getattr(self, field.name)
+            if isinstance(value, _Record):
+                moved[field.name] = value.to(*args, **kwargs)
+            elif isinstance(value, Tensor):
+                dtype = probe.dtype if value.is_floating_point() else value.dtype
+                moved[field.name] = value.to(device=probe.device, dtype=dtype, non_blocking=non_blocking)
+        return replace(self, **moved)  # type: ignore[type-var]
+
+
 @dataclass(frozen=True)
-class Waveform:
+class Waveform(_Record):
     """Audio samples with their rate: ``samples`` is (B, C, N) float in [-1, 1], C = 1 (mono) or 2."""
 
     samples: Tensor
@@ -83,7 +104,7 @@ class Waveform:
 
 
 @dataclass(frozen=True)
-class Mel:
+class Mel(_Record):
     """A log-mel spectrogram: ``values`` is (B, C, n_mels, T) with C channels, T frames at ``frame_rate`` Hz."""
 
     values: Tensor
@@ -100,7 +121,7 @@ class Mel:
 
 
 @dataclass(frozen=True)
-class Latents:
+class Latents(_Record):
     """Codec latents on a time axis: ``values`` is (B, T, C) at ``frame_rate`` Hz; ``mask`` (B, T) marks valid frames."""
 
     values: Tensor
@@ -114,7 +135,7 @@ class Latents:
 
 
 @dataclass(frozen=True)
-class Video:
+class Video(_Record):
     """Decoded frames: ``frames`` is (B, T, 3, H, W) float in [0, 1] sampled at ``fps``; ``mask`` (B, T) marks real frames."""
 
     frames: Tensor
@@ -128,7 +149,7 @@ class Video:
 
 
 @dataclass(frozen=True)
-class FrameFeatures:
+class FrameFeatures(_Record):
     """Per-frame features on a time axis.
 
     ``values`` is (B, T, D) at ``fps`` features a second; ``mask`` (B, T) marks valid frames;
@@ -147,7 +168,7 @@ class FrameFeatures:
 
 
 @dataclass(frozen=True)
-class TextFeatures:
+class TextFeatures(_Record):
     """Encoded text: ``tokens`` (B, L, D), ``mask`` (B, L) bool for real tokens, ``pooled`` (B, D) one vector a prompt."""
 
     tokens: Tensor
@@ -164,7 +185,7 @@ class TextFeatures:
 
 
 @dataclass(frozen=True)
-class Conditions:
+class Conditions(_Record):
     """Everything the denoiser is conditioned on; ``None`` means the modality is absent (a placeholder is used).
 
     ``duration`` is (B, 2): the clip's start offset and total length in seconds.
@@ -177,7 +198,7 @@ class Conditions:
 
 
 @dataclass(frozen=True)
-class Embedding:
+class Embedding(_Record):
     """An embedder's output: ``values`` (B, D), and class ``logits`` (B, K) where the embedder is a classifier."""
 
     values: Tensor
