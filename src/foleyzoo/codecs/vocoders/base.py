@@ -1,0 +1,61 @@
+"""What every foleyzoo vocoder shares: channel-by-channel vocoding of Mel records and checks of their shape.
+
+A subclass implements :meth:`MelVocoderBase.synthesize` on (B', n_mels, T) and gets stereo for free.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+from foleyzoo.api import Mel, Waveform
+from foleyzoo.codecs.mel import MelConfig
+
+
+def mel_config(
+    sample_rate: int, n_fft: int, hop_length: int, n_mels: int, f_min: float, f_max: float | None
+) -> MelConfig:
+    """The :class:`MelConfig` a vocoder inverts, checked: hop must not exceed n_fft (else frames leave gaps)."""
+    if hop_length <= 0 or n_fft <= 0 or hop_length > n_fft:
+        raise ValueError(f"need 0 < hop_length <= n_fft, got hop_length={hop_length}, n_fft={n_fft}")
+    return MelConfig(
+        sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels, f_min=f_min, f_max=f_max
+    )
+
+
+class MelVocoderMixin:
+    """Implements :meth:`~foleyzoo.api.Vocoder.vocode` from ``synthesize`` (B, n_mels, T) → (B, (T - 1) * hop)."""
+
+    mel_settings: MelConfig
+
+    @property
+    def sample_rate(self) -> int:
+        """Rate of the waveforms it produces, in Hz."""
+        return self.mel_settings.sample_rate
+
+    @property
+    def n_mels(self) -> int:
+        """Mel bands it expects."""
+        return self.mel_settings.n_mels
+
+    @property
+    def hop_length(self) -> int:
+        """Samples a mel frame."""
+        return self.mel_settings.hop_length
+
+    def synthesize(self, log_mel: Tensor) -> Tensor:
+        """(B, n_mels, T) log-mel → (B, (T - 1) * hop) samples."""
+        raise NotImplementedError
+
+    def vocode(self, mel: Mel) -> Waveform:
+        """Mel (B, C, n_mels, T) → waveform (B, C, (T - 1) * hop); channels are vocoded independently."""
+        if mel.n_mels != self.n_mels:
+            raise ValueError(f"{type(self).__name__} expects {self.n_mels} mel bands, got {mel.n_mels}")
+        if mel.sample_rate != self.sample_rate:
+            raise ValueError(
+                f"{type(self).__name__} renders {self.sample_rate} Hz audio, the mel is for {mel.sample_rate} Hz"
+            )
+        batch, channels, n_mels, frames = mel.values.shape
+        if frames < 2:
+            raise ValueError(f"need at least 2 mel frames to vocode, got {frames}")
+        samples = self.synthesize(mel.values.reshape(batch * channels, n_mels, frames))
+        return Waveform(samples.reshape(batch, channels, -1), self.sample_rate)
