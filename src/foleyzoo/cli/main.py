@@ -22,6 +22,7 @@ FRONT_END_COMMANDS = {
         "foleyzoo.cli.recipes:main",
         "list, show or copy the recipes shipped by foleyzoo and plugins",
     ),
+    "codec": ("foleyzoo.cli.codec:main", "encode, decode or reconstruct audio files with a trained codec"),
     "synth": ("foleyzoo.data.synthfoley.cli:main", "make, score and calibrate SynthFoley benchmark clips"),
     "extract": (
         "foleyzoo.cli.extract:main",
