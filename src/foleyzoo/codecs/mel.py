@@ -28,6 +28,13 @@ class MelConfig:
     f_max: float | None = None
     log_floor: float = 1e-5
 
+    def __post_init__(self) -> None:
+        if self.hop_length <= 0 or self.n_fft <= 0 or self.hop_length > self.n_fft:
+            raise ValueError(
+                f"need 0 < hop_length <= n_fft (else frames leave gaps), got hop_length={self.hop_length}, "
+                f"n_fft={self.n_fft}"
+            )
+
     @property
     def frame_rate(self) -> float:
         return self.sample_rate / self.hop_length

@@ -11,17 +11,6 @@ from foleyzoo.api import Mel, Waveform
 from foleyzoo.codecs.mel import MelConfig
 
 
-def mel_config(
-    sample_rate: int, n_fft: int, hop_length: int, n_mels: int, f_min: float, f_max: float | None
-) -> MelConfig:
-    """The :class:`MelConfig` a vocoder inverts, checked: hop must not exceed n_fft (else frames leave gaps)."""
-    if hop_length <= 0 or n_fft <= 0 or hop_length > n_fft:
-        raise ValueError(f"need 0 < hop_length <= n_fft, got hop_length={hop_length}, n_fft={n_fft}")
-    return MelConfig(
-        sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels, f_min=f_min, f_max=f_max
-    )
-
-
 class MelVocoderMixin:
     """Implements :meth:`~foleyzoo.api.Vocoder.vocode` from ``synthesize`` (B, n_mels, T) → (B, (T - 1) * hop)."""
 

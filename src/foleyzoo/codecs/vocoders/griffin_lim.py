@@ -12,8 +12,8 @@ import torch
 from torch import Tensor
 
 from foleyzoo.api import Vocoder
-from foleyzoo.codecs.mel import mel_filterbank
-from foleyzoo.codecs.vocoders.base import MelVocoderMixin, mel_config
+from foleyzoo.codecs.mel import MelConfig, mel_filterbank
+from foleyzoo.codecs.vocoders.base import MelVocoderMixin
 
 
 def nnls_magnitude(mel: Tensor, filters: Tensor, pinv: Tensor, steps: int = 8, eps: float = 1e-10) -> Tensor:
@@ -53,7 +53,14 @@ class GriffinLimVocoder(MelVocoderMixin, Vocoder):
             raise ValueError(f"iterations must be >= 1, got {iterations}")
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"momentum must be in [0, 1), got {momentum}")
-        self.mel_settings = mel_config(sample_rate, n_fft, hop_length, n_mels, f_min, f_max)
+        self.mel_settings = MelConfig(
+            sample_rate=sample_rate,
+            n_fft=n_fft,
+            hop_length=hop_length,
+            n_mels=n_mels,
+            f_min=f_min,
+            f_max=f_max,
+        )
         self.iterations, self.momentum, self.nnls_steps, self.seed = iterations, momentum, nnls_steps, seed
         filters = mel_filterbank(self.mel_settings).double()
         self.register_buffer("filters", filters.float(), persistent=False)

@@ -16,7 +16,8 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from foleyzoo.api import Vocoder
-from foleyzoo.codecs.vocoders.base import MelVocoderMixin, mel_config
+from foleyzoo.codecs.mel import MelConfig
+from foleyzoo.codecs.vocoders.base import MelVocoderMixin
 from foleyzoo.codecs.vocoders.weights import check_fits, fold_weight_norm, read_state_dict
 
 LRELU_SLOPE = 0.1
@@ -85,7 +86,14 @@ class HiFiGANVocoder(MelVocoderMixin, Vocoder):
         checkpoint: str | None = None,
     ) -> None:
         super().__init__()
-        self.mel_settings = mel_config(sample_rate, n_fft, hop_length, n_mels, f_min, f_max)
+        self.mel_settings = MelConfig(
+            sample_rate=sample_rate,
+            n_fft=n_fft,
+            hop_length=hop_length,
+            n_mels=n_mels,
+            f_min=f_min,
+            f_max=f_max,
+        )
         if int(torch.tensor(list(upsample_rates)).prod()) != hop_length:
             raise ValueError(
                 f"upsample_rates {tuple(upsample_rates)} must multiply to hop_length {hop_length}"

@@ -19,8 +19,8 @@ from lightning.pytorch.cli import OptimizerCallable
 from torch import Tensor, nn
 
 from foleyzoo.api import Vocoder, Waveform
-from foleyzoo.codecs.mel import MelFrontend
-from foleyzoo.codecs.vocoders.base import MelVocoderMixin, mel_config
+from foleyzoo.codecs.mel import MelConfig, MelFrontend
+from foleyzoo.codecs.vocoders.base import MelVocoderMixin
 from foleyzoo.codecs.vocoders.losses import multi_resolution_stft
 from foleyzoo.codecs.vocoders.weights import check_fits, read_state_dict
 from foleyzoo.hparams import save_config_hyperparameters
@@ -115,7 +115,14 @@ class VocosVocoder(MelVocoderMixin, LightningModule, Vocoder):
     ) -> None:
         super().__init__()
         save_config_hyperparameters(self)
-        self.mel_settings = mel_config(sample_rate, n_fft, hop_length, n_mels, f_min, f_max)
+        self.mel_settings = MelConfig(
+            sample_rate=sample_rate,
+            n_fft=n_fft,
+            hop_length=hop_length,
+            n_mels=n_mels,
+            f_min=f_min,
+            f_max=f_max,
+        )
         self.mel_weight, self.stft_weight = mel_weight, stft_weight
         self.optimizer_factory = optimizer
         self.frontend = MelFrontend(self.mel_settings)
