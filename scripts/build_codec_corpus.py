@@ -1,7 +1,8 @@
 """Build the small real multi-domain evaluation corpus (effects, music, speech, singing) from Debian packages.
 
 Needs the apt packages sound-theme-freedesktop, fluidsynth, fluid-soundfont-gm and espeak-ng.
-Usage: python scripts/build_codec_corpus.py --out corpus/ [--sample-rate 16000] [--limit N]
+Usage: python scripts/build_codec_corpus.py --out corpus/ [--sample-rate 16000] [--limit N] [--splits train eval]
+The training recipes build it themselves where their corpus folder has no manifest yet.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import argparse
 import sys
 from collections import Counter
 
-from foleyzoo.codecs.corpus import DOMAINS, build_corpus
+from foleyzoo.codecs.corpus import DOMAINS, SPLITS, build_corpus
 from foleyzoo.errors import FoleyzooError
 
 
@@ -19,19 +20,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="folder to write <domain>/*.wav and manifest.csv into")
     parser.add_argument("--sample-rate", type=int, default=16000)
-    parser.add_argument("--limit", type=int, default=None, help="at most this many items a domain")
+    parser.add_argument("--limit", type=int, default=None, help="at most this many items a domain and split")
+    parser.add_argument("--splits", nargs="+", choices=SPLITS, default=list(SPLITS))
     parser.add_argument("--domains", nargs="+", choices=DOMAINS, default=list(DOMAINS))
     args = parser.parse_args(argv)
     try:
-        entries = build_corpus(args.out, args.sample_rate, args.domains, args.limit)
+        entries = build_corpus(args.out, args.sample_rate, args.domains, args.limit, args.splits)
     except FoleyzooError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    counts, seconds = Counter(e.domain for e in entries), Counter()
+    counts, seconds = Counter((e.split, e.domain) for e in entries), Counter()
     for entry in entries:
-        seconds[entry.domain] += entry.duration
-    for domain in args.domains:
-        print(f"{domain:8s} {counts[domain]:3d} files {seconds[domain]:6.1f} s")
+        seconds[entry.split, entry.domain] += entry.duration
+    for split in args.splits:
+        for domain in args.domains:
+            key = (split, domain)
+            print(f"{split:5s} {domain:8s} {counts[key]:3d} files {seconds[key]:6.1f} s")
     print(f"total    {len(entries):3d} files {sum(seconds.values()):6.1f} s → {args.out}/manifest.csv")
     return 0
 

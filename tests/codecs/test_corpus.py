@@ -16,7 +16,7 @@ import pytest
 from tests.conftest import REPO_ROOT
 
 from foleyzoo.codecs import corpus
-from foleyzoo.codecs.corpus import DOMAINS, MissingPackageError, build_corpus, midi_bytes
+from foleyzoo.codecs.corpus import DOMAINS, SPLITS, MissingPackageError, build_corpus, midi_bytes
 from foleyzoo.data.media import read_audio
 
 
@@ -45,17 +45,19 @@ def test_missing_package_names_it(monkeypatch: pytest.MonkeyPatch):
 def test_tiny_corpus_build_writes_every_domain(tmp_path: Path):
     """Fails (never skips) with MissingPackageError naming the apt package where one is not installed."""
     entries = build_corpus(tmp_path, sample_rate=16000, limit=1)
-    assert sorted(e.domain for e in entries) == sorted(DOMAINS)
+    assert sorted((e.split, e.domain) for e in entries) == sorted((s, d) for s in SPLITS for d in DOMAINS)
+    assert len({Path(e.path).name for e in entries}) == len(entries)  # train and eval material differ
     with (tmp_path / "manifest.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     assert [r["path"] for r in rows] == [e.path for e in entries]
     for entry in entries:
         audio = read_audio(tmp_path / entry.path, 16000)[0].numpy()
         assert abs(audio.size / 16000 - entry.duration) < 0.01
-        assert 0.3 < entry.duration < 12.0  # longest: a 10.7 s sung phrase
+        assert 0.05 < entry.duration < 12.0  # shortest: a 67 ms click; longest: a 10.7 s sung phrase
         assert np.isclose(np.abs(audio).max(), 0.9, atol=1e-3)
         assert np.sqrt(np.mean(audio**2)) > 0.02  # real sound, not near silence
-    music = read_audio(tmp_path / next(e.path for e in entries if e.domain == "music"), 16000)[0].numpy()
+    piano = next(e.path for e in entries if (e.split, e.domain) == ("eval", "music"))
+    music = read_audio(tmp_path / piano, 16000)[0].numpy()
     spectrum = np.abs(np.fft.rfft(music))
     assert 200 < np.argmax(spectrum) * 16000 / music.size < 600  # the piano scale starts at middle C
 
@@ -72,11 +74,14 @@ def test_build_script_reports_a_summary(tmp_path: Path):
             "1",
             "--domains",
             "speech",
+            "--splits",
+            "eval",
         ],
         capture_output=True,
         text=True,
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert "speech     1 files" in result.stdout
-    assert (tmp_path / "speech").is_dir() and (tmp_path / "manifest.csv").is_file()
+    assert "eval  speech     1 files" in result.stdout and "train" not in result.stdout
+    assert (tmp_path / "eval" / "speech").is_dir() and not (tmp_path / "train").exists()
+    assert (tmp_path / "manifest.csv").read_text().splitlines()[1].endswith(",eval")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from foleyzoo.api import AudioCodec, Latents, Waveform
 from foleyzoo.checkpoints import load_module, read_checkpoint
@@ -18,6 +19,7 @@ from foleyzoo.codecs.melvae_data import SynthFoleyAudio
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ROOT / "recipes" / "codec" / "melvae-tiny-16k.yaml"
+TINY_MODEL = yaml.safe_load(TINY.read_text())["model"]["init_args"]
 PAPER = ROOT / "recipes" / "codec" / "melvae-44k.yaml"
 
 
@@ -92,8 +94,6 @@ def test_recipes_parse(recipe: Path) -> None:
 
 
 def test_paper_scale_recipe_on_meta_device() -> None:
-    import yaml
-
     init_args = yaml.safe_load(PAPER.read_text())["model"]["init_args"]
     plain = {k: v for k, v in init_args.items() if not isinstance(v, dict)}
     with torch.device("meta"):
@@ -129,6 +129,7 @@ def fit_args(root: Path, max_steps: int, *extra: str) -> list[str]:
         "--data.init_args.num_val=2",
         "--data.init_args.batch_size=2",
         "--data.init_args.clip_duration=1.0",
+        "--data.init_args.corpus_dir=null",  # the corpus-backed data is tested in test_corpus_data.py
         *extra,
     ]
 
@@ -151,16 +152,20 @@ def test_resume_restores_both_optimizers(tiny_run: Path) -> None:
     assert first["global_step"] == 4
     states = first["optimizer_states"]
     assert len(states) == 2 and all(state["state"] for state in states)
+    (schedule,) = first["lr_schedulers"]  # the recipe's cosine schedule of the VAE's optimizer
+    assert schedule["last_epoch"] == 2  # stepped once a batch
     assert run(fit_args(tiny_run, 8, f"--ckpt_path={last}")) in (0, None)
     resumed = read_checkpoint(last)
     assert resumed["global_step"] == 8
     steps = [next(iter(state["state"].values()))["step"].item() for state in resumed["optimizer_states"]]
     assert steps == [4.0, 4.0]  # each optimizer stepped twice before and twice after the resume
+    assert resumed["lr_schedulers"][0]["last_epoch"] == 4  # the schedule went on where it stopped
 
 
 def test_load_module_rebuilds_the_codec(tiny_run: Path) -> None:
     codec = load_module(tiny_run / "ckpt" / "last.ckpt").eval()
-    assert isinstance(codec, MelVAE) and codec.latent_dim == 16 and codec.n_mels == 64
+    assert isinstance(codec, MelVAE) and codec.latent_dim == TINY_MODEL["latent_dim"]
+    assert codec.n_mels == TINY_MODEL["n_mels"] and codec.mel_config.hop_length == TINY_MODEL["hop_length"]
     stored = read_checkpoint(tiny_run / "ckpt" / "last.ckpt")["state_dict"]
     torch.testing.assert_close(codec.latent_std, stored["latent_std"])
     assert bool(codec.latent_stats_ready)
@@ -178,8 +183,10 @@ def test_codec_cli_end_to_end(tiny_run: Path, tmp_path: Path, capsys: pytest.Cap
     assert codec_main(["encode", "--checkpoint", ckpt, str(source), "--output", str(tmp_path / "lat")]) == 0
     latent_file = tmp_path / "lat" / "tone.safetensors"
     with safe_open(str(latent_file), framework="pt") as handle:
-        assert handle.get_tensor("latents").shape == (math.ceil((samples // 256 + 1) / 2), 16)
-        assert float(handle.metadata()["frame_rate"]) == pytest.approx(31.25)
+        hop, downsample = TINY_MODEL["hop_length"], TINY_MODEL["downsample"]
+        frames = math.ceil((samples // hop + 1) / downsample)
+        assert handle.get_tensor("latents").shape == (frames, TINY_MODEL["latent_dim"])
+        assert float(handle.metadata()["frame_rate"]) == pytest.approx(16000 / hop / downsample)
     for command, inputs in (("decode", [str(latent_file)]), ("reconstruct", [str(source)])):
         out = tmp_path / command
         assert codec_main([command, "--checkpoint", ckpt, *inputs, "--output", str(out)]) == 0

@@ -40,6 +40,24 @@ def test_in_memory_items_are_deterministic_and_splits_differ():
     assert batch["meta"][0]["events"][0]["class"] in ("bell", "wood", "spring", "glass")
 
 
+def test_cached_items_are_generated_once_and_equal_fresh_ones():
+    kwargs = {
+        "num_train": 2,
+        "num_val": 1,
+        "seed": 3,
+        "visual_fps": None,
+        "sync_size": (32, 32),
+        "num_workers": 0,
+    }
+    cached, fresh = SynthFoleyDataModule(cache=True, **kwargs), SynthFoleyDataModule(**kwargs)
+    cached.setup("fit"), fresh.setup("fit")
+    first = cached.train_set[1]
+    assert cached.train_set[1] is first  # kept, not generated again
+    assert fresh.train_set[1] is not fresh.train_set[1]  # without the cache every access generates
+    assert torch.equal(first["sync"], fresh.train_set[1]["sync"]) and first["sync"].shape == (96, 3, 32, 32)
+    assert torch.equal(first["audio"], fresh.train_set[1]["audio"])
+
+
 def test_in_memory_mode_refuses_another_sample_rate():
     with pytest.raises(ConfigError, match="in-memory SynthFoley audio is 16000 Hz, but sample_rate is 44100"):
         SynthFoleyDataModule(num_train=1, sample_rate=44100).setup("fit")

@@ -10,8 +10,10 @@ audio, by domain, from packages any Debian/Ubuntu machine can install:
 * ``speech/``   — sentences spoken by ``espeak-ng`` in a few voices;
 * ``singing/``  — sung phrases: one sustained syllable per note, pitched with espeak-ng's ``-p``.
 
-Every file is mono 32-bit float WAV at one sample rate, peak-normalised to 0.9; ``manifest.csv`` lists
-``path,domain,duration``. A missing package is a :class:`MissingPackageError` naming the apt package.
+Each domain has two disjoint splits: ``eval`` (the material quality is reported on) and ``train``
+(other pieces, instruments, sentences, voices and effect recordings, for codecs that train on real
+audio). Every file is mono 32-bit float WAV at one sample rate, peak-normalised to 0.9; ``manifest.csv``
+lists ``path,domain,duration,split``. A missing package is a :class:`MissingPackageError` naming the apt package.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import numpy as np
 from foleyzoo.errors import ConfigError
 
 DOMAINS = ("effects", "music", "speech", "singing")
+SPLITS = ("train", "eval")
 EFFECTS_DIR = Path("/usr/share/sounds/freedesktop/stereo")
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 MAX_EFFECT_SECONDS = 4.0
@@ -41,11 +44,12 @@ class MissingPackageError(ConfigError):
 
 @dataclass(frozen=True)
 class CorpusEntry:
-    """One written file: its path relative to the corpus folder, its domain and its length in seconds."""
+    """One written file: its path relative to the corpus folder, its domain, length in seconds and split."""
 
     path: str
     domain: str
     duration: float
+    split: str = "eval"
 
 
 def _missing(package: str, what: str) -> MissingPackageError:
@@ -182,6 +186,18 @@ MUSIC_PIECES: dict[str, list[tuple[int, int, list[Note]]]] = {
 }
 """Name → tracks (channel, GM program, notes); channel 9 is GM percussion. About 6–8 s each at 100 bpm."""
 
+TRAIN_MUSIC_PIECES: dict[str, list[tuple[int, int, list[Note]]]] = {
+    "organ_scale": [(0, 19, _scale_run(48, 12))],
+    "flute_arpeggio": [(0, 73, _arpeggio(67, 10))],
+    "brass_chords": [(0, 61, _chords(50, 12))],
+    "marimba_scale": [(0, 12, _scale_run(65, 10, step=0.25))],
+    "harp_arpeggio": [(0, 46, _arpeggio(45, 10))],
+    "rock_band": [(0, 29, _chords(52, 8)), (1, 34, _arpeggio(40, 8)), (9, 0, _drums(8))],
+    "choir_chords": [(0, 52, _chords(57, 12))],
+    "vibraphone_scale": [(0, 11, _scale_run(72, 10))],
+}
+"""Training pieces: other instruments, registers and tempi than the evaluation pieces."""
+
 
 # --------------------------------------------------------------------------- speech and singing
 
@@ -194,12 +210,31 @@ SENTENCES = (
 )
 """(espeak-ng voice, sentence): several voices and languages."""
 
+TRAIN_SENTENCES = (
+    ("en-us+f2", "Footsteps echoed down the hallway as the old clock struck midnight."),
+    ("en-gb", "She poured the water slowly and listened to the rain outside."),
+    ("en-us+m1", "Seven wooden boxes were stacked beside the garage door."),
+    ("es", "El tren sale de la estación a las ocho de la mañana."),
+    ("it+f4", "Il cane corre nel giardino e abbaia agli uccelli."),
+    ("en-us+m7", "Turn left at the bridge and keep walking until you hear the bells."),
+    ("nl", "De fietser stopte bij het rode licht en wachtte geduldig."),
+    ("en-gb+f1", "Thunder rolled across the valley while the horses waited in the barn."),
+)
+"""Training sentences: other voices, languages and words than the evaluation ones."""
+
 SONGS = (
     ("en-us", "la", (30, 40, 50, 60, 50, 40, 30, 45)),
     ("en-us+f3", "ah", (50, 60, 70, 80, 70, 60, 50, 65)),
     ("en-gb+m3", "oh", (10, 25, 40, 25, 10, 30, 45, 20)),
 )
 """(voice, syllable, espeak-ng pitches 0–99 of successive notes): sung phrases."""
+
+TRAIN_SONGS = (
+    ("en-us+m1", "na", (20, 35, 50, 35, 20, 50, 65, 40)),
+    ("en-gb+f2", "oo", (60, 70, 55, 75, 85, 70, 60, 50)),
+    ("es", "ma", (40, 30, 45, 60, 45, 30, 55, 35)),
+)
+"""Training phrases: other voices, syllables and melodies."""
 
 
 def speak(text: str, voice: str, out: Path, pitch: int = 50, speed: int = 160) -> None:
@@ -225,23 +260,37 @@ def sing(voice: str, syllable: str, pitches: Sequence[int], sample_rate: int, wo
 # --------------------------------------------------------------------------- the corpus
 
 
-def effect_files() -> list[Path]:
-    """The recorded effects of sound-theme-freedesktop, sorted, without the spoken channel names."""
+def effect_files(split: str = "eval") -> list[Path]:
+    """The recorded effects of sound-theme-freedesktop in ``split``, sorted, without the spoken channel names.
+
+    Every third recording (sorted by name) is training material; the others are evaluation material.
+    """
     require_path(EFFECTS_DIR, "sound-theme-freedesktop")
-    return sorted(p for p in EFFECTS_DIR.glob("*.oga") if not p.name.startswith("audio-channel-"))
+    every = sorted(p for p in EFFECTS_DIR.glob("*.oga") if not p.name.startswith("audio-channel-"))
+    return [path for i, path in enumerate(every) if (i % 3 == 2) == (split == "train")]
 
 
-def render_domain(domain: str, sample_rate: int, limit: int | None, work: Path) -> dict[str, np.ndarray]:
-    """Name → (N,) mono audio for ``domain``, at most ``limit`` items."""
+def _check_split(split: str) -> None:
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; choose from {SPLITS}")
+
+
+def render_domain(
+    domain: str, sample_rate: int, limit: int | None, work: Path, split: str = "eval"
+) -> dict[str, np.ndarray]:
+    """Name → (N,) mono audio for ``domain`` and ``split``, at most ``limit`` items."""
+    _check_split(split)
+    train = split == "train"
     rendered: dict[str, np.ndarray] = {}
     if domain == "effects":
-        for path in effect_files()[:limit]:
+        for path in effect_files(split)[:limit]:
             audio = finish(read_mono(path, sample_rate), sample_rate)
             rendered[path.name.removesuffix(".oga")] = audio[: int(MAX_EFFECT_SECONDS * sample_rate)]
     elif domain == "music":
         fluidsynth = require_tool("fluidsynth", "fluidsynth")
         soundfont = require_path(SOUNDFONT, "fluid-soundfont-gm")
-        for name, tracks in list(MUSIC_PIECES.items())[:limit]:
+        pieces = TRAIN_MUSIC_PIECES if train else MUSIC_PIECES
+        for name, tracks in list(pieces.items())[:limit]:
             mid, wav = work / f"{name}.mid", work / f"{name}.wav"
             mid.write_bytes(midi_bytes(tracks))
             _run(
@@ -262,13 +311,13 @@ def render_domain(domain: str, sample_rate: int, limit: int | None, work: Path) 
             rendered[name] = finish(read_mono(wav, sample_rate), sample_rate)
     elif domain == "speech":
         require_tool("espeak-ng", "espeak-ng")
-        for i, (voice, text) in enumerate(SENTENCES[:limit]):
+        for i, (voice, text) in enumerate((TRAIN_SENTENCES if train else SENTENCES)[:limit]):
             wav = work / f"speech_{i}.wav"
             speak(text, voice, wav)
             rendered[f"{voice.replace('+', '_')}_{i}"] = finish(read_mono(wav, sample_rate), sample_rate)
     elif domain == "singing":
         require_tool("espeak-ng", "espeak-ng")
-        for i, (voice, syllable, pitches) in enumerate(SONGS[:limit]):
+        for i, (voice, syllable, pitches) in enumerate((TRAIN_SONGS if train else SONGS)[:limit]):
             audio = sing(voice, syllable, pitches, sample_rate, work)
             rendered[f"{syllable}_{voice.replace('+', '_')}_{i}"] = finish(audio, sample_rate)
     else:
@@ -281,36 +330,51 @@ def build_corpus(
     sample_rate: int = 16000,
     domains: Sequence[str] = DOMAINS,
     limit: int | None = None,
+    splits: Sequence[str] = SPLITS,
 ) -> list[CorpusEntry]:
-    """Write ``out_dir/<domain>/<name>.wav`` for each domain and ``out_dir/manifest.csv``; returns the entries.
+    """Write ``out_dir/<split>/<domain>/<name>.wav`` and ``out_dir/manifest.csv``; returns the entries.
 
-    ``limit`` caps the items a domain (a quick build for tests). Checks every package first.
+    ``limit`` caps the items a domain and split (a quick build for tests). Checks every package first.
     """
     from foleyzoo.data.media import write_wav
 
     check_packages()
+    for split in splits:
+        _check_split(split)
     out = Path(out_dir)
     entries: list[CorpusEntry] = []
-    for domain in domains:
-        (out / domain).mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory() as work:
-            for name, audio in render_domain(domain, sample_rate, limit, Path(work)).items():
-                relative = f"{domain}/{name}.wav"
-                write_wav(out / relative, audio[None], sample_rate)
-                entries.append(CorpusEntry(relative, domain, round(audio.size / sample_rate, 3)))
-    with (out / "manifest.csv").open("w", newline="") as handle:
+    for split in splits:
+        for domain in domains:
+            (out / split / domain).mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory() as work:
+                rendered = render_domain(domain, sample_rate, limit, Path(work), split)
+                for name, audio in rendered.items():
+                    relative = f"{split}/{domain}/{name}.wav"
+                    write_wav(out / relative, audio[None], sample_rate)
+                    entries.append(CorpusEntry(relative, domain, round(audio.size / sample_rate, 3), split))
+    manifest = out / "manifest.csv"
+    partial = manifest.with_suffix(".csv.partial")
+    with partial.open("w", newline="") as handle:  # the manifest appears only once every file is written
         writer = csv.writer(handle)
-        writer.writerow(["path", "domain", "duration"])
-        writer.writerows((e.path, e.domain, f"{e.duration:.3f}") for e in entries)
+        writer.writerow(["path", "domain", "duration", "split"])
+        writer.writerows((e.path, e.domain, f"{e.duration:.3f}", e.split) for e in entries)
+    partial.replace(manifest)
     return entries
 
 
-def read_corpus_manifest(corpus_dir: str | Path) -> list[CorpusEntry]:
-    """The entries of ``corpus_dir/manifest.csv``; a ConfigError naming the file when it is missing."""
+def read_corpus_manifest(corpus_dir: str | Path, split: str | None = None) -> list[CorpusEntry]:
+    """The entries of ``corpus_dir/manifest.csv`` (of one ``split``, or all); a ConfigError naming a missing file.
+
+    Manifests without a ``split`` column (older builds) hold evaluation material only.
+    """
     path = Path(corpus_dir) / "manifest.csv"
     if not path.is_file():
         raise ConfigError(f"{path}: no corpus manifest; build one with scripts/build_codec_corpus.py")
+    if split is not None:
+        _check_split(split)
     with path.open(newline="") as handle:
-        return [
-            CorpusEntry(row["path"], row["domain"], float(row["duration"])) for row in csv.DictReader(handle)
+        rows = [
+            CorpusEntry(row["path"], row["domain"], float(row["duration"]), row.get("split") or "eval")
+            for row in csv.DictReader(handle)
         ]
+    return [row for row in rows if split is None or row.split == split]

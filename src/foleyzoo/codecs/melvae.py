@@ -3,7 +3,7 @@
 The encoder maps a normalised log-mel (B, n_mels, T) to the mean and log-variance of a latent sequence
 (B, latent_dim, T / downsample) with strided 1-D convolutions over time (mel bands are channels); the
 decoder mirrors it with transposed convolutions. Training (manual optimisation, two optimizers) uses a
-mel L1 reconstruction loss, a weighted KL term and, from ``adversarial_start_step`` on, a multi-scale
+mel L1 reconstruction loss, an optional L1 on frame-to-frame mel changes (onsets), a weighted KL term and, from ``adversarial_start_step`` on, a multi-scale
 mel discriminator with hinge and feature-matching losses. Per-channel latent statistics, tracked on
 the training data, make :meth:`MelVAE.encode` hand the diffusion model latents of about unit variance.
 A :class:`~foleyzoo.api.Vocoder` turns decoded mels back into sound.
@@ -12,10 +12,11 @@ A :class:`~foleyzoo.api.Vocoder` turns decoded mels back into sound.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from lightning.pytorch import LightningModule
-from lightning.pytorch.cli import OptimizerCallable
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor, nn
 from torch.nn import functional as F
 
@@ -29,7 +30,7 @@ from foleyzoo.codecs.discriminator import (
 from foleyzoo.codecs.mel import MelConfig, MelFrontend
 from foleyzoo.hparams import save_config_hyperparameters
 
-__all__ = ["MelDecoder", "MelEncoder", "MelVAE", "kl_divergence", "mean_frame_l1"]
+__all__ = ["MelDecoder", "MelEncoder", "MelVAE", "flux_l1", "kl_divergence", "mean_frame_l1"]
 
 
 class ResBlock1d(nn.Module):
@@ -100,6 +101,11 @@ def kl_divergence(mean: Tensor, logvar: Tensor) -> Tensor:
     return 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).mean()
 
 
+def flux_l1(recon: Tensor, target: Tensor) -> Tensor:
+    """L1 between the frame-to-frame changes of two mels (B, n_mels, T): how sharply onsets are kept."""
+    return F.l1_loss(recon.diff(dim=-1), target.diff(dim=-1))
+
+
 def mean_frame_l1(mel: Tensor) -> Tensor:
     """Per-clip L1 of predicting every frame by the clip's mean frame: mel (B, n_mels, T) → (B,)."""
     return (mel - mel.mean(dim=-1, keepdim=True)).abs().mean(dim=(1, 2))
@@ -110,7 +116,8 @@ class MelVAE(LightningModule, AudioCodec):
 
     ``max_steps`` of a trainer counts both optimizers' steps: every training batch steps the VAE and
     the discriminator once each (the discriminator with zero gradient before ``adversarial_start_step``).
-    ``adversarial_start_step`` and ``segment_frames`` count batches and mel frames. ``vocoder`` is not
+    ``adversarial_start_step`` and ``segment_frames`` count batches and mel frames; ``scheduler`` (for
+    the VAE's optimizer) steps once a batch. ``vocoder`` is not
     used in training; it is what :mod:`foleyzoo.cli.codec` renders decoded mels with when given.
     """
 
@@ -129,6 +136,7 @@ class MelVAE(LightningModule, AudioCodec):
         disc_channels: int = 16,
         disc_scales: int = 3,
         kl_weight: float = 1e-4,
+        flux_weight: float = 0.0,
         adv_weight: float = 0.1,
         feature_matching_weight: float = 1.0,
         adversarial_start_step: int = 0,
@@ -138,6 +146,7 @@ class MelVAE(LightningModule, AudioCodec):
         stats_momentum: float = 0.05,
         optimizer: OptimizerCallable = torch.optim.AdamW,
         discriminator_optimizer: OptimizerCallable = torch.optim.AdamW,
+        scheduler: LRSchedulerCallable | None = None,
         vocoder: Vocoder | None = None,
     ) -> None:
         super().__init__()
@@ -157,12 +166,13 @@ class MelVAE(LightningModule, AudioCodec):
         self.encoder = MelEncoder(n_mels, latent_dim, downsample, channels, blocks)
         self.decoder = MelDecoder(n_mels, latent_dim, downsample, channels, blocks)
         self.discriminator = MultiScaleMelDiscriminator(disc_scales, disc_channels)
-        self.kl_weight, self.adv_weight = kl_weight, adv_weight
+        self.kl_weight, self.flux_weight, self.adv_weight = kl_weight, flux_weight, adv_weight
         self.feature_matching_weight = feature_matching_weight
         self.adversarial_start_step, self.segment_frames = adversarial_start_step, segment_frames
         self.mel_offset, self.mel_scale, self.stats_momentum = mel_offset, mel_scale, stats_momentum
         self.optimizer_factory = optimizer
         self.discriminator_optimizer_factory = discriminator_optimizer
+        self.scheduler_factory = scheduler
         self.vocoder = vocoder
         self.register_buffer("latent_mean", torch.zeros(latent_dim))
         self.register_buffer("latent_std", torch.ones(latent_dim))
@@ -291,6 +301,10 @@ class MelVAE(LightningModule, AudioCodec):
 
         reconstruction, kl = F.l1_loss(recon, target), kl_divergence(mean, logvar)
         loss_g = reconstruction + self.kl_weight * kl
+        if self.flux_weight > 0:
+            flux = flux_l1(recon, target)
+            loss_g = loss_g + self.flux_weight * flux
+            self.log("train/flux_l1", flux)
         if adversarial:
             real, fake = self.discriminator(target), self.discriminator(recon)
             adv, fm = generator_hinge_loss(fake), feature_matching_loss(real, fake)
@@ -299,6 +313,9 @@ class MelVAE(LightningModule, AudioCodec):
         opt_g.zero_grad()
         self.manual_backward(loss_g)
         opt_g.step()
+        scheduler = self.lr_schedulers()
+        if scheduler is not None:  # stepped once a batch, after the VAE's optimizer
+            scheduler.step()
 
         opt_d.zero_grad()
         if adversarial:
@@ -320,9 +337,13 @@ class MelVAE(LightningModule, AudioCodec):
         self.log("val/mean_frame_l1", baseline.mean(), batch_size=size)
         self.log("val/l1_ratio", l1.sum() / baseline.sum(), prog_bar=True, batch_size=size)
 
-    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+    def configure_optimizers(self) -> Any:
+        """The VAE's and the discriminator's optimizers, and the VAE's schedule (one step a batch) if given."""
         vae = [*self.encoder.parameters(), *self.decoder.parameters()]
-        return [
+        optimizers = [
             self.optimizer_factory(vae),
             self.discriminator_optimizer_factory(self.discriminator.parameters()),
         ]
+        if self.scheduler_factory is None:
+            return optimizers
+        return optimizers, [self.scheduler_factory(optimizers[0])]

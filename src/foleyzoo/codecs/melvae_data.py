@@ -2,23 +2,29 @@
 
 Clip ``i`` of ``seed`` is the sound of SynthFoley clip ``(seed, i)`` (the one ``foleyzoo synth make``
 writes), mixed down to mono; ``clean_fraction`` of the clips (chosen by index, so always the same ones)
-are the clean mix, the rest carry the noise floor. Batches match :func:`foleyzoo.data.clips.collate_clips`:
+are the clean mix, the rest carry the noise floor. With a ``corpus_dir`` the real multi-domain corpus of
+:mod:`foleyzoo.codecs.corpus` joins in: its ``train`` split in training, its ``eval`` split in
+validation, cut into windows of the clip length. Batches match :func:`foleyzoo.data.clips.collate_clips`:
 ``{"audio": Waveform (B, 1, N), "audio_mask": (B, N)}``.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
+from pathlib import Path
 
 import numpy as np
 import torch
 from lightning.pytorch import LightningDataModule
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import ConcatDataset, DataLoader, Dataset
 
 from foleyzoo.api import Waveform
 from foleyzoo.data.synthfoley.generator import SAMPLE_RATE, draw_scene, render_audio
 
-__all__ = ["SynthFoleyAudio", "SynthFoleyAudioDataModule", "collate_audio", "synth_audio"]
+__all__ = ["CorpusAudio", "SynthFoleyAudio", "SynthFoleyAudioDataModule", "collate_audio", "synth_audio"]
+
+log = logging.getLogger(__name__)
 
 
 def synth_audio(seed: int, index: int, duration: float, clean: bool) -> torch.Tensor:
@@ -57,6 +63,59 @@ class SynthFoleyAudio(Dataset):
         return {"audio": self._cache[index]}
 
 
+class CorpusAudio(Dataset):
+    """Fixed-length mono windows (1, N) of one split of a corpus folder, ``repeats`` times over.
+
+    Each file is cut into windows of ``duration`` seconds, half a window apart; the tail of a file and
+    any file shorter than a window are zero-padded (pieces under a quarter second are left out). All
+    audio is read once at ``sample_rate``.
+    """
+
+    def __init__(
+        self, corpus_dir: str | Path, split: str, duration: float, sample_rate: int, repeats: int = 1
+    ) -> None:
+        from foleyzoo.codecs.corpus import read_corpus_manifest
+        from foleyzoo.data.media import read_audio
+
+        if repeats < 1:
+            raise ValueError(f"repeats must be >= 1, got {repeats}")
+        size, hop, shortest = (
+            round(duration * sample_rate),
+            round(duration * sample_rate / 2),
+            sample_rate // 4,
+        )
+        self.windows: list[torch.Tensor] = []
+        self.domains: list[str] = []
+        for entry in read_corpus_manifest(corpus_dir, split):
+            samples = read_audio(Path(corpus_dir) / entry.path, sample_rate, channels=1).float()
+            for start in range(0, max(samples.shape[-1] - hop, 1), hop):
+                window = samples[:, start : start + size]
+                if window.shape[-1] < shortest:
+                    continue
+                self.windows.append(torch.nn.functional.pad(window, (0, size - window.shape[-1])))
+                self.domains.append(entry.domain)
+        if not self.windows:
+            raise ValueError(f"{corpus_dir}: the corpus has no {split!r} audio")
+        self.repeats = repeats
+
+    def __len__(self) -> int:
+        return len(self.windows) * self.repeats
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        return {"audio": self.windows[index % len(self.windows)]}
+
+
+def ensure_corpus(corpus_dir: str | Path, sample_rate: int) -> Path:
+    """``corpus_dir``, built first from the Debian packages when it holds no manifest yet."""
+    from foleyzoo.codecs.corpus import build_corpus
+
+    folder = Path(corpus_dir)
+    if not (folder / "manifest.csv").is_file():
+        log.warning("building the multi-domain corpus in %s (once; about 20 s)", folder)
+        build_corpus(folder, sample_rate)
+    return folder
+
+
 def collate_audio(items: list[dict[str, torch.Tensor]], sample_rate: int = SAMPLE_RATE) -> dict[str, object]:
     """Equal-length items → ``{"audio": Waveform (B, 1, N), "audio_mask": (B, N) all True}``."""
     samples = torch.stack([item["audio"] for item in items])
@@ -65,7 +124,11 @@ def collate_audio(items: list[dict[str, torch.Tensor]], sample_rate: int = SAMPL
 
 
 class SynthFoleyAudioDataModule(LightningDataModule):
-    """Mono SynthFoley sounds at 16 kHz: ``num_train`` from ``seed``, ``num_val`` held out from ``seed + 1``."""
+    """Mono SynthFoley sounds at 16 kHz: ``num_train`` from ``seed``, ``num_val`` held out from ``seed + 1``.
+
+    ``corpus_dir`` adds the real corpus (built there on first use): its train windows ``corpus_repeats``
+    times over to training, its eval windows to validation.
+    """
 
     def __init__(
         self,
@@ -76,15 +139,26 @@ class SynthFoleyAudioDataModule(LightningDataModule):
         clean_fraction: float = 0.5,
         batch_size: int = 16,
         num_workers: int = 0,
+        corpus_dir: str | None = None,
+        corpus_repeats: int = 1,
     ) -> None:
         super().__init__()
         self.num_train, self.num_val, self.seed = num_train, num_val, seed
         self.clip_duration, self.clean_fraction = clip_duration, clean_fraction
         self.batch_size, self.num_workers = batch_size, num_workers
+        self.corpus_dir, self.corpus_repeats = corpus_dir, corpus_repeats
 
     def setup(self, stage: str | None = None) -> None:
-        self.train_set = SynthFoleyAudio(self.num_train, self.seed, self.clip_duration, self.clean_fraction)
-        self.val_set = SynthFoleyAudio(self.num_val, self.seed + 1, self.clip_duration, self.clean_fraction)
+        train: Dataset = SynthFoleyAudio(self.num_train, self.seed, self.clip_duration, self.clean_fraction)
+        val: Dataset = SynthFoleyAudio(self.num_val, self.seed + 1, self.clip_duration, self.clean_fraction)
+        if self.corpus_dir is not None:
+            folder = ensure_corpus(self.corpus_dir, SAMPLE_RATE)
+            corpus = functools.partial(
+                CorpusAudio, folder, duration=self.clip_duration, sample_rate=SAMPLE_RATE
+            )
+            train = ConcatDataset([train, corpus("train", repeats=self.corpus_repeats)])
+            val = ConcatDataset([val, corpus("eval")])
+        self.train_set, self.val_set = train, val
 
     def _loader(self, dataset: Dataset, shuffle: bool) -> DataLoader:
         return DataLoader(

@@ -5,16 +5,28 @@
 * :func:`synthfoley_scores`: clean SynthFoley clips (mono) through encode → decode → vocoder, or through
   the front-end's mel → vocoder only (``codec=None``, the vocoder's ceiling), scored by the SynthFoley
   scorer (onset F1 and class accuracy; the mono mix is centred, so pan is not measured).
+* :func:`corpus_scores`: per domain of the multi-domain corpus, log-mel L1, multi-resolution STFT
+  distance and wide-band PESQ (speech, where ``pesq`` is installed) of any audio → audio rendering —
+  the codec (:func:`codec_render`) or the vocoder alone (:func:`vocoder_render`).
 """
 
 from __future__ import annotations
 
+import math
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
 import torch
 
 from foleyzoo.api import AudioCodec, Vocoder, Waveform
+from foleyzoo.codecs.corpus import read_corpus_manifest
 from foleyzoo.codecs.mel import MelFrontend
 from foleyzoo.codecs.melvae import MelVAE, mean_frame_l1
 from foleyzoo.codecs.melvae_data import synth_audio
+from foleyzoo.codecs.vocoders.losses import multi_resolution_stft
 from foleyzoo.data.synthfoley.generator import SAMPLE_RATE, generate_clip
 from foleyzoo.data.synthfoley.scorer import (
     GroundTruth,
@@ -24,7 +36,19 @@ from foleyzoo.data.synthfoley.scorer import (
     summarize,
 )
 
-__all__ = ["mel_l1_ratio", "synthfoley_audio", "synthfoley_scores"]
+__all__ = [
+    "codec_render",
+    "corpus_scores",
+    "mel_l1_ratio",
+    "pesq_wb",
+    "spectral_scores",
+    "synthfoley_audio",
+    "synthfoley_scores",
+    "vocoder_render",
+]
+
+Render = Callable[[torch.Tensor], torch.Tensor]
+"""Mono audio (1, 1, N) → rendered audio (1, 1, N') with N' <= N, aligned with the input's start."""
 
 
 @torch.no_grad()
@@ -73,3 +97,71 @@ def synthfoley_scores(
         truth = GroundTruth.from_json(clip.spec.to_json())
         scores.append(score_clip(rendered, truth, SAMPLE_RATE, stem=f"clip_{index:05d}", profiles=profiles))
     return summarize(scores)
+
+
+def pesq_wb(reference: np.ndarray, degraded: np.ndarray, sample_rate: int) -> float:
+    """Wide-band PESQ (MOS-LQO, about 1–4.6) of 16 kHz (N,) signals; NaN without the ``pesq`` package."""
+    try:
+        from pesq import pesq
+    except ImportError:
+        return math.nan
+    if sample_rate != 16000:
+        raise ValueError(f"wide-band PESQ needs 16 kHz audio, got {sample_rate} Hz")
+    return float(pesq(sample_rate, reference.astype(np.float64), degraded.astype(np.float64), "wb"))
+
+
+def spectral_scores(frontend: MelFrontend, out: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
+    """Log-mel L1 and multi-resolution STFT distance of equal-length (1, C, N) signals."""
+    return {
+        "mel_l1": float((frontend(out) - frontend(target)).abs().mean()),
+        "mrstft": float(multi_resolution_stft(out[0], target[0])),
+    }
+
+
+def vocoder_render(vocoder: Vocoder, frontend: MelFrontend) -> Render:
+    """The vocoder-only ceiling: audio → the front-end's mel → vocoder."""
+
+    def render(samples: torch.Tensor) -> torch.Tensor:
+        return vocoder.vocode(frontend.mel(Waveform(samples, vocoder.sample_rate))).samples
+
+    return render
+
+
+def codec_render(codec: AudioCodec, vocoder: Vocoder) -> Render:
+    """The codec's round trip: audio → encode → decode → vocoder, cut to the input's mel frames."""
+
+    def render(samples: torch.Tensor) -> torch.Tensor:
+        frames = samples.shape[-1] // vocoder.hop_length + 1
+        mel = codec.decode(codec.encode(Waveform(samples, codec.sample_rate)))
+        mel = type(mel)(mel.values[..., :frames], mel.sample_rate, mel.frame_rate)
+        return vocoder.vocode(mel).samples
+
+    return render
+
+
+@torch.no_grad()
+def corpus_scores(
+    render: Render, frontend: MelFrontend, corpus_dir: str | Path, split: str = "eval"
+) -> dict[str, dict[str, Any]]:
+    """Domain → mean log-mel L1, MR-STFT distance (and PESQ for speech), with file and second counts."""
+    from foleyzoo.data.media import read_audio
+
+    rate = frontend.config.sample_rate
+    per_domain: dict[str, list[dict[str, float]]] = defaultdict(list)
+    for entry in read_corpus_manifest(corpus_dir, split):
+        samples = read_audio(Path(corpus_dir) / entry.path, rate, channels=1)[None].float()
+        out = render(samples)
+        target = samples[..., : out.shape[-1]]
+        scores = spectral_scores(frontend, out, target)
+        if entry.domain == "speech" and rate == 16000:
+            scores["pesq_wb"] = pesq_wb(target[0, 0].numpy(), out[0, 0].numpy(), rate)
+        scores["seconds"] = target.shape[-1] / rate
+        per_domain[entry.domain].append(scores)
+    return {domain: _mean(rows) for domain, rows in sorted(per_domain.items())}
+
+
+def _mean(rows: list[dict[str, float]]) -> dict[str, Any]:
+    keys = sorted({key for row in rows for key in row if key != "seconds"})
+    summary: dict[str, Any] = {key: float(np.mean([row[key] for row in rows if key in row])) for key in keys}
+    summary.update(files=len(rows), seconds=round(sum(row["seconds"] for row in rows), 1))
+    return summary
