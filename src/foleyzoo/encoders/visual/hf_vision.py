@@ -12,7 +12,6 @@ from typing import Any
 
 import torch
 import transformers
-from einops import rearrange
 from torch import Tensor
 
 from foleyzoo.api import FrameFeatures, Video, VisualEncoder
@@ -21,6 +20,7 @@ from foleyzoo.encoders.pretrained import (
     FrozenMixin,
     architecture_error,
     as_floats,
+    encode_frames,
     freeze_module,
     load_config,
     load_image_processor,
@@ -225,16 +225,7 @@ class HFVisionEncoder(FrozenMixin, VisualEncoder):
         return self._embed_dim
 
     def encode(self, video: Video) -> FrameFeatures:
-        batch = video.frames.shape[0]
-        weight = next(self.model.parameters())
-        frames = rearrange(video.frames, "b t c h w -> (b t) c h w").to(weight.device)
-        pixels = self.preprocess(frames).to(weight.dtype)
-        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen):
-            pooled, tokens = self._forward(pixels)
-        values = rearrange(pooled.float(), "(b t) d -> b t d", b=batch)
-        if tokens is not None:
-            tokens = rearrange(tokens.float(), "(b t) n d -> b t n d", b=batch)
-        return FrameFeatures(values=values, fps=video.fps, mask=video.mask, tokens=tokens)
+        return encode_frames(self, video, self._forward)
 
     def _forward(self, pixels: Tensor) -> tuple[Tensor, Tensor | None]:
         """Model input (N, 3, h, w) → embeddings (N, D) and, with ``patch_tokens``, tokens (N, P, D)."""

@@ -11,7 +11,6 @@ import math
 from typing import Any
 
 import timm
-import torch
 from einops import rearrange
 from timm.data import resolve_model_data_config
 from torch import Tensor, nn
@@ -21,6 +20,7 @@ from foleyzoo.encoders.pretrained import (
     FramePreprocess,
     FrozenMixin,
     as_floats,
+    encode_frames,
     freeze_module,
     load_state_dict_strict,
     read_state_dict,
@@ -127,18 +127,13 @@ class TimmVisualEncoder(FrozenMixin, VisualEncoder):
         return self._embed_dim
 
     def encode(self, video: Video) -> FrameFeatures:
-        batch = video.frames.shape[0]
-        weight = next(self.model.parameters())
-        frames = rearrange(video.frames, "b t c h w -> (b t) c h w").to(weight.device)
-        pixels = self.preprocess(frames).to(weight.dtype)
-        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen):
-            features = self.model.forward_features(pixels)
-            pooled = self.model.forward_head(features)
-        values = rearrange(pooled.float(), "(b t) d -> b t d", b=batch)
-        tokens = None
-        if self.patch_tokens:
-            tokens = rearrange(self._tokens(features).float(), "(b t) n d -> b t n d", b=batch)
-        return FrameFeatures(values=values, fps=video.fps, mask=video.mask, tokens=tokens)
+        return encode_frames(self, video, self._forward)
+
+    def _forward(self, pixels: Tensor) -> tuple[Tensor, Tensor | None]:
+        """Model input (N, 3, h, w) → pooled features (N, D) and, with ``patch_tokens``, tokens (N, P, D)."""
+        features = self.model.forward_features(pixels)
+        pooled = self.model.forward_head(features)
+        return pooled, self._tokens(features) if self.patch_tokens else None
 
     def _tokens(self, features: Tensor) -> Tensor:
         """``forward_features`` output → tokens (N, P, D): prefix tokens dropped, feature maps flattened."""
