@@ -11,7 +11,10 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
-pytest_plugins = ["tests.data.video_fixtures"]  # small real videos, shared by the data tests
+pytest_plugins = [
+    "tests.data.video_fixtures",  # small real videos, shared by the data tests
+    "tests.stages",  # the tiny recipes of each training stage, trained once a session
+]
 
 
 class FakeDistribution(metadata.Distribution):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import math
-from pathlib import Path
 
 import pytest
 import torch
@@ -12,14 +11,13 @@ from lightning.pytorch import Trainer, seed_everything
 from tests.conftest import REPO_ROOT
 
 from foleyzoo.api import Video, Waveform
+from foleyzoo.callbacks import TorchThreads
 from foleyzoo.checkpoints import load_module
-from foleyzoo.cli.main import run
 from foleyzoo.data.synthfoley_datamodule import SynthFoleyDataModule
 from foleyzoo.encoders.audio.tiny_mel import TinyMelAudioEncoder
 from foleyzoo.encoders.visual.tiny_cnn import TinyVisualCNN
 from foleyzoo.pretraining.contrastive import (
     AVContrastive,
-    TorchThreads,
     evaluate_retrieval,
     grouped_top1,
     retrieval_top1,
@@ -198,22 +196,9 @@ def test_short_training_lifts_heldout_retrieval_far_above_chance():
 
 
 @pytest.mark.slow
-def test_tiny_recipe_reaches_the_retrieval_target(tmp_path: Path):
+def test_tiny_recipe_reaches_the_retrieval_target(tiny_stages):
     """The committed recipe, as is: audio→video top-1 ≥ 0.8 among 16 held-out clips (chance 1/16)."""
-    root = tmp_path / "run"
-    assert (
-        run(
-            [
-                "fit",
-                "--config",
-                str(RECIPE),
-                f"--trainer.default_root_dir={root}",
-                f"--trainer.logger.init_args.save_dir={root}",
-            ]
-        )
-        == 0
-    )
-    (checkpoint,) = root.glob("tensorboard/*/checkpoints/last.ckpt")
+    checkpoint = tiny_stages.checkpoint("contrastive")
     model = load_module(checkpoint)
     assert type(model) is AVContrastive
     result = evaluate_retrieval(model, seed=2024, clips=16, groups=8)

@@ -87,18 +87,12 @@ def test_predict_offset_reads_the_grid_and_refuses_short_video() -> None:
 
 
 @pytest.mark.slow
-def test_tiny_recipe_tells_offsets_of_held_out_clips(tmp_path, monkeypatch) -> None:
+def test_tiny_recipe_tells_offsets_of_held_out_clips(tiny_stages) -> None:
     """The recipe as committed: offset class accuracy ≥ 0.8 (chance 1/21) and shifted clean clips ≥ 90 % within a step."""
-    from tests.conftest import REPO_ROOT
-
     from foleyzoo.checkpoints import load_module
-    from foleyzoo.cli.main import run
     from foleyzoo.pretraining.sync_eval import held_out_clips, offset_accuracy, shifted_clip_offsets
 
-    monkeypatch.chdir(tmp_path)  # the recipe writes runs/ here
-    recipe = REPO_ROOT / "recipes" / "pretraining" / "sync-tiny.yaml"
-    assert run(["fit", "--config", str(recipe), "--trainer.enable_progress_bar=false"]) in (0, None)
-    (checkpoint,) = tmp_path.glob("runs/sync-tiny/**/checkpoints/last.ckpt")
+    checkpoint = tiny_stages.checkpoint("sync")
     model = load_module(checkpoint).eval()
     clips = held_out_clips(model, seed=2024, count=32, size=(32, 32))
     classification = offset_accuracy(model, clips)
