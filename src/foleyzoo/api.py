@@ -188,7 +188,9 @@ class TextFeatures(_Record):
 class Conditions(_Record):
     """Everything the denoiser is conditioned on; ``None`` means the modality is absent (a placeholder is used).
 
-    ``duration`` is (B, 2): the clip's start offset and total length in seconds.
+    A batch row whose mask for a modality is all False is absent for that row alone: that is how
+    classifier-free-guidance dropout marks it. ``duration`` is (B, 2): the clip's start offset and total
+    length in seconds.
     """
 
     text: TextFeatures | None = None

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from foleyzoo.samplers.ode import EulerSampler, HeunSampler, MidpointSampler
+from foleyzoo.samplers.ode import DPMSolverSampler, EulerSampler, HeunSampler, MidpointSampler
 
-__all__ = ["EulerSampler", "HeunSampler", "MidpointSampler"]
+__all__ = ["DPMSolverSampler", "EulerSampler", "HeunSampler", "MidpointSampler"]

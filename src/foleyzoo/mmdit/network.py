@@ -1,0 +1,287 @@
+"""MMDiT: Kling-Foley's multimodal diffusion transformer, the flow network over audio latents.
+
+Audio latents, visual frames and text tokens each get their own projections and attend jointly in
+``joint_blocks`` SD3-style blocks; ``single_blocks`` over the audio tokens alone follow. Every block is
+modulated (adaLN-zero) by a global vector — flow time + pooled text + pooled visual + duration (clip
+start and length) — and the audio tokens' modulation also carries the sync features, resampled to the
+latent rate, frame by frame. Rotary positions count seconds on one axis for audio and video.
+
+A missing modality — absent from :class:`~foleyzoo.api.Conditions`, or a batch row whose mask is all
+False (how classifier-free-guidance dropout marks it) — is replaced by a learnable placeholder.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from foleyzoo.api import AttentionBackend, Conditions, Denoiser, FrameFeatures, TextFeatures
+from foleyzoo.mmdit.attention import attention_backend
+from foleyzoo.mmdit.blocks import FinalLayer, JointBlock, SingleBlock, Stream
+from foleyzoo.mmdit.rope import TimeRotary, token_times
+
+__all__ = ["MMDiT", "resample_to_frames", "sinusoidal_embedding"]
+
+
+def sinusoidal_embedding(values: Tensor, dim: int, max_period: float = 10000.0) -> Tensor:
+    """(B,) scalars → (B, dim) sin/cos features at geometric frequencies (DiT's timestep embedding)."""
+    half = dim // 2
+    frequencies = torch.exp(
+        -math.log(max_period) * torch.arange(half, device=values.device, dtype=torch.float32) / half
+    )
+    angles = values.float()[:, None] * frequencies[None, :]
+    return torch.cat([angles.cos(), angles.sin()], dim=-1)
+
+
+def resample_to_frames(features: Tensor, fps: float, frames: int, frame_rate: float) -> Tensor:
+    """(B, T, D) features at ``fps`` → (B, frames, D) at ``frame_rate``: each frame takes the feature shown at its centre."""
+    centres = (torch.arange(frames, device=features.device, dtype=torch.float64) + 0.5) / frame_rate
+    index = (centres * fps).floor().long().clamp(0, features.shape[1] - 1)
+    return features[:, index]
+
+
+def _present(mask: Tensor | None, batch: int, device: torch.device) -> Tensor:
+    """(B,) True for rows that hold at least one real token."""
+    if mask is None:
+        return torch.ones(batch, dtype=torch.bool, device=device)
+    return mask.any(dim=1)
+
+
+class _Embedder(nn.Sequential):
+    """Linear → SiLU → Linear: a scalar's sinusoidal features or a pooled vector to the hidden size."""
+
+    def __init__(self, in_dim: int, hidden: int) -> None:
+        super().__init__(nn.Linear(in_dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden))
+
+
+class MMDiT(Denoiser):
+    """The MM-DiT velocity network: latents (B, T, C) at flow time t (B,) given conditions → velocity (B, T, C).
+
+    ``latent_dim``/``latent_rate`` are the codec's; ``visual_dim``/``visual_rate``, ``text_dim`` and
+    ``sync_dim`` the encoders' (None leaves a modality out of the network). ``attention`` picks the
+    backend: an :class:`~foleyzoo.api.AttentionBackend` or one of ``"sdpa"``, ``"xformers"``, ``"naive"``.
+    ``patch`` groups that many latent frames into one audio token (fewer tokens, same output length).
+    """
+
+    def __init__(
+        self,
+        latent_dim: int = 40,
+        latent_rate: float = 44100 / 1024,
+        visual_dim: int | None = 1024,
+        visual_rate: float = 8.0,
+        text_dim: int | None = 768,
+        sync_dim: int | None = 768,
+        hidden: int = 448,
+        heads: int = 7,
+        joint_blocks: int = 4,
+        single_blocks: int = 8,
+        mlp_ratio: float = 4.0,
+        attention: AttentionBackend | str | None = None,
+        rope_theta: float = 10000.0,
+        frequency_dim: int = 256,
+        patch: int = 1,
+    ) -> None:
+        super().__init__()
+        if patch < 1:
+            raise ValueError(f"patch must be >= 1 latent frames a token, got {patch}")
+        if joint_blocks < 1:
+            raise ValueError(f"MMDiT needs at least one joint block, got joint_blocks={joint_blocks}")
+        self.latent_dim = latent_dim
+        self.latent_rate = latent_rate
+        self.visual_dim = visual_dim
+        self.visual_rate = visual_rate
+        self.text_dim = text_dim
+        self.sync_dim = sync_dim
+        self.hidden = hidden
+        self.frequency_dim = frequency_dim
+        self.patch = patch
+        self.attention = attention_backend(attention)
+        self.rotary = TimeRotary(hidden // heads, rate=latent_rate, theta=rope_theta)
+
+        self.audio_in = nn.Linear(latent_dim * patch, hidden)
+        self.time_embed = _Embedder(frequency_dim, hidden)
+        self.duration_embed = _Embedder(2 * frequency_dim, hidden)
+        self.context_streams = 0
+        if visual_dim is not None:
+            self.visual_in = nn.Linear(visual_dim, hidden)
+            self.visual_pool = _Embedder(visual_dim, hidden)
+            self.visual_placeholder = nn.Parameter(torch.randn(hidden) * 0.02)
+            self.visual_pool_placeholder = nn.Parameter(torch.zeros(hidden))
+            self.context_streams += 1
+        if text_dim is not None:
+            self.text_in = nn.Linear(text_dim, hidden)
+            self.text_pool = _Embedder(text_dim, hidden)
+            self.text_placeholder = nn.Parameter(torch.randn(hidden) * 0.02)
+            self.text_pool_placeholder = nn.Parameter(torch.zeros(hidden))
+            self.context_streams += 1
+        if sync_dim is not None:
+            self.sync_in = _Embedder(sync_dim, hidden)
+            self.sync_placeholder = nn.Parameter(torch.zeros(hidden))
+        self.joint = nn.ModuleList(
+            JointBlock(
+                hidden,
+                heads,
+                mlp_ratio,
+                streams=1 + self.context_streams,
+                context_pre_only=index == joint_blocks - 1,
+            )
+            for index in range(joint_blocks)
+        )
+        self.single = nn.ModuleList(SingleBlock(hidden, heads, mlp_ratio) for _ in range(single_blocks))
+        self.final = FinalLayer(hidden, latent_dim * patch)
+
+    # ------------------------------------------------------------------ conditioning
+
+    def _context(
+        self,
+        features: Tensor | None,
+        mask: Tensor | None,
+        project: nn.Module,
+        placeholder: Tensor,
+        batch: int,
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """Tokens (B, L, hidden), their mask and which rows are present; absent rows hold one placeholder token."""
+        device = placeholder.device
+        if features is None:
+            tokens = placeholder.expand(batch, 1, -1)
+            return (
+                tokens,
+                torch.ones(batch, 1, dtype=torch.bool, device=device),
+                torch.zeros_like(tokens[:, 0, 0], dtype=torch.bool),
+            )
+        present = _present(mask, batch, device)
+        length = features.shape[1]
+        tokens = project(features)
+        tokens = torch.where(present[:, None, None], tokens, placeholder.to(tokens.dtype))
+        real = mask if mask is not None else torch.ones(batch, length, dtype=torch.bool, device=device)
+        only_first = torch.zeros_like(real)
+        only_first[:, 0] = True
+        return tokens, torch.where(present[:, None], real, only_first), present
+
+    def _pooled(
+        self,
+        values: Tensor | None,
+        mask: Tensor | None,
+        present: Tensor,
+        pool: nn.Module,
+        placeholder: Tensor,
+    ) -> Tensor:
+        """(B, hidden): the projected masked mean of ``values`` (B, L, D), or the placeholder for absent rows."""
+        if values is None:
+            return placeholder.expand(present.shape[0], -1)
+        weights = (mask if mask is not None else torch.ones(values.shape[:2], device=values.device)).to(
+            values.dtype
+        )
+        mean = (values * weights[..., None]).sum(1) / weights.sum(1, keepdim=True).clamp_min(1.0)
+        return torch.where(present[:, None], pool(mean), placeholder.to(values.dtype))
+
+    def _check_dim(self, what: str, expected: int | None, found: int) -> None:
+        if expected is not None and found != expected:
+            raise ValueError(f"MMDiT was built for {what} of dimension {expected}, got features of {found}")
+
+    def _global_condition(
+        self, t: Tensor, conditions: Conditions, frames: int, mask: Tensor | None
+    ) -> Tensor:
+        """(B, hidden): flow time + duration embeddings (pooled text and visual are added by the caller)."""
+        batch = t.shape[0]
+        dtype = self.audio_in.weight.dtype
+        condition = self.time_embed(sinusoidal_embedding(t * 1000.0, self.frequency_dim).to(dtype))
+        duration = conditions.duration
+        if duration is None:  # the latents themselves say how long the clip is, starting at 0
+            valid = mask.sum(1).float() if mask is not None else torch.full((batch,), float(frames))
+            duration = torch.stack([torch.zeros_like(valid), valid / self.latent_rate], dim=1).to(t.device)
+        duration_features = torch.cat(
+            [sinusoidal_embedding(duration[:, index] * 100.0, self.frequency_dim) for index in range(2)], -1
+        )
+        return condition + self.duration_embed(duration_features.to(dtype))
+
+    # ------------------------------------------------------------------ forward
+
+    def forward(self, x: Tensor, t: Tensor, conditions: Conditions, mask: Tensor | None = None) -> Tensor:
+        batch, frames, channels = x.shape
+        if channels != self.latent_dim:
+            raise ValueError(f"MMDiT was built for {self.latent_dim} latent channels, got {channels}")
+        device = x.device
+        condition = self._global_condition(t, conditions, frames, mask)
+        tokens_x, audio_mask = self._patchify(x, mask)
+        token_rate = self.latent_rate / self.patch
+        audio_times = token_times(tokens_x.shape[1], token_rate, device)
+        streams_context: list[tuple[Tensor, Tensor, tuple[Tensor, Tensor] | None]] = []
+
+        if self.visual_dim is not None:
+            visual: FrameFeatures | None = conditions.visual
+            values = visual.values if visual is not None else None
+            if values is not None:
+                self._check_dim("visual features", self.visual_dim, values.shape[-1])
+            vmask = visual.mask if visual is not None else None
+            tokens, token_mask, present = self._context(
+                values, vmask, self.visual_in, self.visual_placeholder, batch
+            )
+            rate = visual.fps if visual is not None else self.visual_rate
+            rotary = self.rotary.angles(token_times(tokens.shape[1], rate, device))
+            streams_context.append((tokens, token_mask, rotary))
+            condition = condition + self._pooled(
+                values, vmask, present, self.visual_pool, self.visual_pool_placeholder
+            )
+        if self.text_dim is not None:
+            text: TextFeatures | None = conditions.text
+            values = text.tokens if text is not None else None
+            if values is not None:
+                self._check_dim("text features", self.text_dim, values.shape[-1])
+            tmask = text.mask if text is not None else None
+            tokens, token_mask, present = self._context(
+                values, tmask, self.text_in, self.text_placeholder, batch
+            )
+            streams_context.append((tokens, token_mask, None))
+            pooled = text.pooled if text is not None else None
+            pooled_condition = (
+                self.text_pool_placeholder.expand(batch, -1)
+                if pooled is None
+                else torch.where(present[:, None], self.text_pool(pooled), self.text_pool_placeholder)
+            )
+            condition = condition + pooled_condition
+
+        audio_condition = condition[:, None, :] + self._sync_condition(
+            conditions.sync, batch, tokens_x.shape[1], token_rate
+        )
+        context_condition = condition[:, None, :]
+        audio = Stream(self.audio_in(tokens_x), audio_mask, audio_condition, self.rotary.angles(audio_times))
+        context = [Stream(tokens, m, context_condition, rotary) for tokens, m, rotary in streams_context]
+        for block in self.joint:
+            updated = block([audio, *context], self.attention)
+            audio = Stream(updated[0], audio_mask, audio_condition, audio.rotary)
+            context = [
+                Stream(tokens, stream.mask, stream.condition, stream.rotary)
+                for tokens, stream in zip(updated[1:], context, strict=False)
+            ]
+        for block in self.single:
+            audio = Stream(block(audio, self.attention), audio_mask, audio_condition, audio.rotary)
+        out = self.final(audio.x, audio_condition)  # (B, tokens, patch · C)
+        return out.reshape(batch, -1, channels)[:, :frames]
+
+    def _patchify(self, x: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor]:
+        """(B, T, C) latents → (B, ceil(T / patch), patch · C) tokens and their mask (a token with any valid frame)."""
+        batch, frames, _ = x.shape
+        if mask is None:
+            mask = torch.ones(batch, frames, dtype=torch.bool, device=x.device)
+        extra = -frames % self.patch
+        if extra:
+            x = torch.nn.functional.pad(x, (0, 0, 0, extra))
+            mask = torch.nn.functional.pad(mask, (0, extra))
+        tokens = x.reshape(batch, -1, self.patch * x.shape[-1])
+        return tokens, mask.reshape(batch, -1, self.patch).any(dim=2)
+
+    def _sync_condition(
+        self, sync: FrameFeatures | None, batch: int, tokens: int, token_rate: float
+    ) -> Tensor:
+        """(B, tokens, hidden) or (B, 1, hidden): sync features at the audio-token rate, or the placeholder."""
+        if self.sync_dim is None:
+            return torch.zeros(1, 1, self.hidden, device=self.audio_in.weight.device)
+        if sync is None:
+            return self.sync_placeholder.expand(batch, 1, -1)
+        self._check_dim("sync features", self.sync_dim, sync.values.shape[-1])
+        aligned = resample_to_frames(sync.values, sync.fps, tokens, token_rate)
+        present = _present(sync.mask, batch, aligned.device)
+        return torch.where(present[:, None, None], self.sync_in(aligned), self.sync_placeholder)
