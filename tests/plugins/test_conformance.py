@@ -16,9 +16,20 @@ from typing import Any
 import pytest
 import torch
 from tests.encoders.builders import CLIP_TEXT, VISION, VIT, clip_processor, save, save_clip, tiny_t5
+from tests.stage_checkpoints import TINY_CODEC, TINY_CONTRASTIVE, TINY_SYNC, write_checkpoint
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPVisionConfig, CLIPVisionModel
 
-from foleyzoo.api import INTERFACE_GROUPS, Sampler, SyncEncoder, TextEncoder, Video, VisualEncoder
+from foleyzoo.api import (
+    INTERFACE_GROUPS,
+    AttentionBackend,
+    Sampler,
+    SyncEncoder,
+    TextEncoder,
+    Video,
+    VisualEncoder,
+)
+from foleyzoo.errors import FoleyzooError
+from foleyzoo.mmdit.attention import NaiveAttention
 from foleyzoo.plugins import get_registry, recipe_dir_of
 
 RECORDS = get_registry().records()
@@ -34,6 +45,11 @@ SMALL_BUILDS: dict[str, Callable[[Any, Path], Any]] = {
     "TimmVisualEncoder": lambda cls, tmp: cls("vit_tiny_patch16_224", model_kwargs=VIT),
     "SynchformerEncoder": lambda cls, tmp: cls(image_size=32, patch_size=16, embed_dim=32, depth=1, heads=2),
     "T5TextEncoder": lambda cls, tmp: cls(str(save(tmp / "t5", *tiny_t5()))),
+    "SyncEncoderFromCheckpoint": lambda cls, tmp: cls(str(write_checkpoint(TINY_SYNC, tmp / "sync.ckpt")[0])),
+    "VisualEncoderFromCheckpoint": lambda cls, tmp: cls(
+        str(write_checkpoint(TINY_CONTRASTIVE, tmp / "avc.ckpt")[0])
+    ),
+    "CodecFromCheckpoint": lambda cls, tmp: cls(str(write_checkpoint(TINY_CODEC, tmp / "codec.ckpt")[0])),
     "CLIPTextEncoder": lambda cls, tmp: cls(
         str(save_clip(tmp / "clip-text", CLIPTextModel(CLIPTextConfig(**CLIP_TEXT))))
     ),
@@ -79,6 +95,7 @@ def test_every_installed_plugin_is_usable(record):
 SAMPLERS = [r for r in RECORDS if r.group == "foleyzoo.samplers"]
 TEXT_ENCODERS = [r for r in RECORDS if r.group == "foleyzoo.text_encoders"]
 RECIPES = [r for r in RECORDS if r.group == "foleyzoo.recipes"]
+ATTENTION = [r for r in RECORDS if r.group == "foleyzoo.attention"]
 FRAME_ENCODERS = [r for r in RECORDS if r.group in ("foleyzoo.visual_encoders", "foleyzoo.sync_encoders")]
 
 
@@ -141,3 +158,22 @@ def test_recipe_sources_hold_recipes(record):
     assert list(recipe_dir_of(record.obj).rglob("*.yaml")), (
         f"{record.package} registers an empty recipe folder"
     )
+
+
+@pytest.mark.parametrize("record", ATTENTION, ids=record_id)
+def test_attention_backend_matches_the_reference_or_says_why_not(record):
+    """Where a backend runs on this device it equals the naive reference (masks included); else it says why."""
+    backend: AttentionBackend = record.obj()
+    generator = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 2, n, 8, generator=generator) for n in (5, 7, 7))
+    mask = torch.tensor([[True] * 7, [True] * 4 + [False] * 3])
+    problem = backend.availability(torch.device("cpu"))
+    if problem is None:
+        expected = NaiveAttention().attend(q, k, v, key_padding_mask=mask)
+        torch.testing.assert_close(
+            backend.attend(q, k, v, key_padding_mask=mask), expected, rtol=1e-5, atol=1e-5
+        )
+    else:
+        assert isinstance(problem, str) and len(problem) > 20
+        with pytest.raises(FoleyzooError):
+            backend.attend(q, k, v, key_padding_mask=mask)

@@ -28,6 +28,10 @@ FRONT_END_COMMANDS = {
         "foleyzoo.cli.extract:main",
         "compute frozen-encoder features once into a sharded feature cache",
     ),
+    "summarize": (
+        "foleyzoo.cli.summarize:main",
+        "parameters per component of a recipe's model, built on the meta device",
+    ),
 }
 
 

@@ -1,0 +1,60 @@
+"""Frozen parts taken from earlier stages' checkpoints: found, frozen, and refused clearly when wrong."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from tests.stage_checkpoints import TINY_CODEC, TINY_CONTRASTIVE, TINY_SYNC, write_checkpoint
+
+from foleyzoo.api import AudioCodec, Video, Waveform
+from foleyzoo.components import (
+    CodecFromCheckpoint,
+    SyncEncoderFromCheckpoint,
+    VisualEncoderFromCheckpoint,
+    component_from,
+)
+from foleyzoo.errors import ConfigError
+
+
+def test_sync_encoder_of_a_sync_pretraining_checkpoint_gives_its_features(tmp_path: Path) -> None:
+    path, module = write_checkpoint(TINY_SYNC, tmp_path / "sync.ckpt")
+    loaded = SyncEncoderFromCheckpoint(str(path))
+    video = Video(torch.rand(1, 24, 3, 32, 32), fps=24.0)
+    with torch.no_grad():
+        expected = module.sync_encoder.eval().encode(video).values
+        got = loaded.encode(video).values
+    assert torch.equal(got, expected)
+    assert (loaded.fps, loaded.feature_rate, loaded.embed_dim) == (24.0, 24.0, 16)
+    assert not any(p.requires_grad for p in loaded.parameters()) and not loaded.module.training
+
+
+def test_visual_encoder_of_a_contrastive_checkpoint(tmp_path: Path) -> None:
+    path, module = write_checkpoint(TINY_CONTRASTIVE, tmp_path / "avc.ckpt")
+    loaded = VisualEncoderFromCheckpoint(str(path))
+    video = Video(torch.rand(1, 8, 3, 32, 32), fps=8.0)
+    with torch.no_grad():
+        assert torch.equal(loaded.encode(video).values, module.visual_encoder.eval().encode(video).values)
+    assert (loaded.fps, loaded.embed_dim) == (8.0, 16)
+
+
+def test_codec_checkpoint_round_trips_like_the_codec(tmp_path: Path) -> None:
+    path, module = write_checkpoint(TINY_CODEC, tmp_path / "codec.ckpt")
+    loaded = CodecFromCheckpoint(str(path))
+    audio = Waveform(torch.randn(1, 1, 8000) * 0.1, 16000)
+    with torch.no_grad():
+        expected = module.eval().decode(module.encode(audio)).values
+        got = loaded.decode(loaded.encode(audio)).values
+    assert torch.equal(got, expected)
+    assert (loaded.sample_rate, loaded.latent_dim, loaded.latent_rate) == (16000, 8, 62.5)
+
+
+def test_a_checkpoint_without_the_wanted_part_is_refused_by_name(tmp_path: Path) -> None:
+    path, _ = write_checkpoint(TINY_SYNC, tmp_path / "sync.ckpt")
+    with pytest.raises(ConfigError, match=r"sync\.ckpt: holds a SyncPretraining with 0 AudioCodec parts"):
+        component_from(path, AudioCodec)
+    with pytest.raises(ConfigError, match=r"SyncPretraining\.optimizer_factory is not a AudioCodec"):
+        component_from(path, AudioCodec, attribute="optimizer_factory")
+    with pytest.raises(ConfigError, match=r"missing\.ckpt: checkpoint file not found"):
+        SyncEncoderFromCheckpoint(str(tmp_path / "missing.ckpt"))
