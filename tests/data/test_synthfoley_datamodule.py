@@ -78,3 +78,17 @@ def test_folder_mode_reads_what_synth_make_wrote(tmp_path):
     assert (decoded["visual"] - generated["visual"]).abs().mean() < 0.02  # H.264 keeps the picture
     envelope = [x.abs().unfold(-1, 400, 400).mean(-1) for x in (decoded["audio"], generated["audio"])]
     assert torch.corrcoef(torch.cat(envelope))[0, 1] > 0.95  # AAC keeps the timing of every impact
+
+
+def test_clean_clips_carry_the_events_without_the_noise_floor(tmp_path) -> None:
+    from foleyzoo.data.synthfoley.generator import generate_clip
+
+    module = SynthFoleyDataModule(num_train=2, num_val=1, seed=3, visual_fps=None, sync_fps=None, clean=True)
+    module.setup("fit")
+    clip = generate_clip((3, 1), 4.0)
+    expected = torch.from_numpy(clip.clean_audio).mean(0, keepdim=True)
+    assert torch.allclose(module.train_set[1]["audio"], expected)
+    assert not torch.allclose(expected, torch.from_numpy(clip.audio).mean(0, keepdim=True))
+    folder = SynthFoleyDataModule(folder=str(tmp_path), clean=True)
+    with pytest.raises(ConfigError, match="clean=true needs in-memory clips"):
+        folder.setup("fit")

@@ -35,7 +35,13 @@ class SynthFoleyClips(Dataset):
     """In-memory SynthFoley clips as foleyzoo items (see :mod:`foleyzoo.data.clips`), with ground truth in ``meta``."""
 
     def __init__(
-        self, num_clips: int, seed: int, fmt: ClipFormat, duration: float = 4.0, cache: bool = False
+        self,
+        num_clips: int,
+        seed: int,
+        fmt: ClipFormat,
+        duration: float = 4.0,
+        cache: bool = False,
+        clean: bool = False,
     ) -> None:
         from foleyzoo.data.synthfoley.dataset import SynthFoleyDataset
 
@@ -44,7 +50,7 @@ class SynthFoleyClips(Dataset):
                 f"in-memory SynthFoley audio is {SYNTH_SAMPLE_RATE} Hz, but sample_rate is {fmt.sample_rate}; "
                 "write clips with `foleyzoo synth make` and pass folder= to have them resampled"
             )
-        self.clips, self.fmt = SynthFoleyDataset(num_clips, seed=seed, duration=duration), fmt
+        self.clips, self.fmt = SynthFoleyDataset(num_clips, seed=seed, duration=duration, clean=clean), fmt
         self.cache: dict[int, dict[str, Any]] | None = {} if cache else None
 
     def __len__(self) -> int:
@@ -83,7 +89,9 @@ class SynthFoleyDataModule(ClipDataModule):
     or, with ``folder``, the clips of a ``foleyzoo synth make`` folder split by id hash.
 
     ``cache`` keeps generated items in memory (about 1.5 MB a 4 s clip at 32 × 32 px), so epochs after
-    the first cost no generation (in-memory clips only; clips read from a folder are not cached)."""
+    the first cost no generation (in-memory clips only; clips read from a folder are not cached).
+    ``clean`` gives the sound without the noise floor (in-memory clips only): the target for a model that
+    should generate the events alone."""
 
     def __init__(
         self,
@@ -97,6 +105,7 @@ class SynthFoleyDataModule(ClipDataModule):
         sync_size: tuple[int, int] = (64, 64),
         crop_duration: float | None = None,
         cache: bool = False,
+        clean: bool = False,
         **clip_options: Any,
     ) -> None:
         super().__init__(
@@ -105,6 +114,7 @@ class SynthFoleyDataModule(ClipDataModule):
         self.num_train, self.num_val, self.seed = num_train, num_val, seed
         self.clip_duration, self.folder, self.val_percent = clip_duration, folder, val_percent
         self.cache = cache
+        self.clean = clean
 
     def split_refs(self) -> tuple[list[ClipRef], list[ClipRef]]:
         from foleyzoo.data.datasets import in_validation_split
@@ -116,11 +126,20 @@ class SynthFoleyDataModule(ClipDataModule):
         return [r for r in refs if not in_validation_split(r.id, self.val_percent)], val
 
     def setup(self, stage: str | None = None) -> None:
+        if self.folder is not None and self.clean:
+            raise ConfigError(
+                f"{self.folder}: clean=true needs in-memory clips; a `synth make` folder's videos carry the "
+                "noisy mix (its clean sound is the optional <stem>.wav)"
+            )
         if self.folder is not None:
             super().setup(stage)
             return
-        self.train_set = SynthFoleyClips(self.num_train, self.seed, self.fmt, self.clip_duration, self.cache)
-        self.val_set = SynthFoleyClips(self.num_val, self.seed + 1, self.fmt, self.clip_duration, self.cache)
+        self.train_set = SynthFoleyClips(
+            self.num_train, self.seed, self.fmt, self.clip_duration, self.cache, self.clean
+        )
+        self.val_set = SynthFoleyClips(
+            self.num_val, self.seed + 1, self.fmt, self.clip_duration, self.cache, self.clean
+        )
 
     def extraction_datasets(self) -> dict[str, Dataset]:
         if self.folder is not None:

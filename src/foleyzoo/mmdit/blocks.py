@@ -23,12 +23,13 @@ from foleyzoo.mmdit.rope import apply_rotary
 class Stream:
     """One modality's tokens inside a block.
 
-    ``x`` (B, L, hidden); ``mask`` (B, L) True for real tokens; ``condition`` (B, L or 1, hidden) drives
+    ``x`` (B, L, hidden); ``mask`` (B, L) True for real tokens, None when all are (attention then needs no
+    mask, which lets fused kernels run); ``condition`` (B, L or 1, hidden) drives
     the adaLN modulation; ``rotary`` the (cos, sin) tables (L, head_dim) or None for no positions (text).
     """
 
     x: Tensor
-    mask: Tensor
+    mask: Tensor | None
     condition: Tensor
     rotary: tuple[Tensor, Tensor] | None = None
 
@@ -89,6 +90,21 @@ class StreamLayers(nn.Module):
         return x + gate_mlp * self.mlp(modulate(self.norm_mlp(x), shift, scale))
 
 
+def _joint_mask(streams: list[Stream]) -> Tensor | None:
+    """The concatenated key mask of the streams, or None when every token of every stream is real."""
+    if all(stream.mask is None for stream in streams):
+        return None
+    return torch.cat(
+        [
+            stream.mask
+            if stream.mask is not None
+            else torch.ones(stream.x.shape[:2], dtype=torch.bool, device=stream.x.device)
+            for stream in streams
+        ],
+        dim=1,
+    )
+
+
 def _merge_heads(x: Tensor) -> Tensor:
     """(B, H, L, D) → (B, L, H·D)."""
     return x.transpose(1, 2).flatten(2)
@@ -112,8 +128,7 @@ class JointBlock(nn.Module):
     def forward(self, streams: list[Stream], attention: AttentionBackend) -> list[Tensor]:
         projected = [layers.project(stream) for layers, stream in zip(self.layers, streams, strict=True)]
         q, k, v = (torch.cat([p[index] for p in projected], dim=2) for index in range(3))
-        mask = torch.cat([stream.mask for stream in streams], dim=1)
-        attended = attention.attend(q, k, v, key_padding_mask=mask)
+        attended = attention.attend(q, k, v, key_padding_mask=_joint_mask(streams))
         lengths = [stream.x.shape[1] for stream in streams]
         outputs = []
         for layers, stream, piece, (*_, rest) in zip(

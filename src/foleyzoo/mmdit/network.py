@@ -141,16 +141,12 @@ class MMDiT(Denoiser):
         project: nn.Module,
         placeholder: Tensor,
         batch: int,
-    ) -> tuple[Tensor, Tensor, Tensor]:
-        """Tokens (B, L, hidden), their mask and which rows are present; absent rows hold one placeholder token."""
+    ) -> tuple[Tensor, Tensor | None, Tensor]:
+        """Tokens (B, L, hidden), their mask (None: all real) and which rows are present; absent rows hold one placeholder token."""
         device = placeholder.device
         if features is None:
             tokens = placeholder.expand(batch, 1, -1)
-            return (
-                tokens,
-                torch.ones(batch, 1, dtype=torch.bool, device=device),
-                torch.zeros_like(tokens[:, 0, 0], dtype=torch.bool),
-            )
+            return tokens, None, torch.zeros(batch, dtype=torch.bool, device=device)
         present = _present(mask, batch, device)
         length = features.shape[1]
         tokens = project(features)
@@ -158,7 +154,8 @@ class MMDiT(Denoiser):
         real = mask if mask is not None else torch.ones(batch, length, dtype=torch.bool, device=device)
         only_first = torch.zeros_like(real)
         only_first[:, 0] = True
-        return tokens, torch.where(present[:, None], real, only_first), present
+        token_mask = torch.where(present[:, None], real, only_first)
+        return tokens, (None if bool(token_mask.all()) else token_mask), present
 
     def _pooled(
         self,
@@ -208,7 +205,7 @@ class MMDiT(Denoiser):
         tokens_x, audio_mask = self._patchify(x, mask)
         token_rate = self.latent_rate / self.patch
         audio_times = token_times(tokens_x.shape[1], token_rate, device)
-        streams_context: list[tuple[Tensor, Tensor, tuple[Tensor, Tensor] | None]] = []
+        streams_context: list[tuple[Tensor, Tensor | None, tuple[Tensor, Tensor] | None]] = []
 
         if self.visual_dim is not None:
             visual: FrameFeatures | None = conditions.visual
@@ -261,16 +258,17 @@ class MMDiT(Denoiser):
         out = self.final(audio.x, audio_condition)  # (B, tokens, patch · C)
         return out.reshape(batch, -1, channels)[:, :frames]
 
-    def _patchify(self, x: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor]:
-        """(B, T, C) latents → (B, ceil(T / patch), patch · C) tokens and their mask (a token with any valid frame)."""
+    def _patchify(self, x: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor | None]:
+        """(B, T, C) latents → (B, ceil(T / patch), patch · C) tokens and their mask (a token with any valid frame; None: all)."""
         batch, frames, _ = x.shape
-        if mask is None:
-            mask = torch.ones(batch, frames, dtype=torch.bool, device=x.device)
         extra = -frames % self.patch
         if extra:
             x = torch.nn.functional.pad(x, (0, 0, 0, extra))
-            mask = torch.nn.functional.pad(mask, (0, extra))
+            if mask is not None:
+                mask = torch.nn.functional.pad(mask, (0, extra))
         tokens = x.reshape(batch, -1, self.patch * x.shape[-1])
+        if mask is None or bool(mask.all()):
+            return tokens, None  # every token real: attention needs no mask (fused kernels)
         return tokens, mask.reshape(batch, -1, self.patch).any(dim=2)
 
     def _sync_condition(
