@@ -1,0 +1,52 @@
+"""The kling-tiny recipe, trained as committed after the earlier tiny stages, generates well-timed sound.
+
+Slow (about 30 minutes on 2 cores): it trains the codec, sync and contrastive stages (shared with their
+own slow tests) and then the video-to-audio recipe twice, with and without sync conditioning (the paper's
+ablation). The MM-DiT issue's targets: onset F1 ≥ 0.8 from mono output on held-out SynthFoley clips, and
+a drop of ≥ 0.2 without sync. The drop is asserted as the target (measured 0.484 → 0.206). The F1
+target is not reached within the recipe's 15-minute budget (measured 0.484), so its bar here (≥ 0.4)
+is a regression guard; docs/results.md reports both against the targets.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from tests.stages import TinyStages
+
+from foleyzoo.checkpoints import load_module
+from foleyzoo.data.clips import ClipFormat
+from foleyzoo.flow.synthfoley_eval import generation_scores
+
+HELD_OUT_SEED, CLIPS = 2024, 32  # training uses seeds 0 (train) and 1 (validation)
+FORMAT = ClipFormat(
+    visual_fps=8.0, visual_size=(32, 32), sync_fps=24.0, sync_size=(32, 32), sample_rate=16000
+)
+
+
+@pytest.mark.slow
+def test_kling_tiny_places_onsets_and_needs_sync_to_do_it(tiny_stages: TinyStages) -> None:
+    full = tiny_stages.checkpoint("v2a")
+    without_sync = tiny_stages.checkpoint("v2a-no-sync")  # benchmarks/configs/kling-tiny-no-sync.yaml
+    torch.manual_seed(0)
+    scores = generation_scores(load_module(full), FORMAT, seed=HELD_OUT_SEED, clips=CLIPS)
+    ablated = generation_scores(load_module(without_sync), FORMAT, seed=HELD_OUT_SEED, clips=CLIPS)
+    assert scores.f1 >= 0.4, f"onset F1 {scores.f1:.3f} (measured 0.484; the issue's target is 0.8)"
+    assert scores.f1 - ablated.f1 >= 0.2, f"without sync {ablated.f1:.3f} against {scores.f1:.3f}"
+
+
+def test_the_ablation_layer_changes_only_sync_and_where_the_run_goes() -> None:
+    from tests.conftest import REPO_ROOT
+
+    from foleyzoo.cli.lightning import parse_config
+
+    recipe = str(REPO_ROOT / "recipes" / "kling-tiny.yaml")
+    layer = str(REPO_ROOT / "benchmarks" / "configs" / "kling-tiny-no-sync.yaml")
+    full = parse_config(["fit", "--config", recipe]).fit
+    ablated = parse_config(["fit", "--config", recipe, "--config", layer]).fit
+    assert full.model.init_args.use_sync is True and ablated.model.init_args.use_sync is False
+    assert ablated.trainer.callbacks[0].init_args.dirpath == "runs/kling-tiny-nosync/checkpoints"
+    changed = {
+        key for key, value in full.model.init_args.items() if ablated.model.init_args.get(key) != value
+    }
+    assert changed == {"use_sync"}
