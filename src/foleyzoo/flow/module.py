@@ -9,6 +9,7 @@ guidance and keeps an EMA copy of the denoiser for sampling. ``use_text``, ``use
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -314,7 +315,5 @@ def _head(value: Any, count: int) -> Any:
             for name in value.__dataclass_fields__
             if isinstance(getattr(value, name), Tensor)
         }
-        from dataclasses import replace
-
         return replace(value, **fields)
     return value
