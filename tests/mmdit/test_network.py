@@ -13,26 +13,27 @@ from foleyzoo.mmdit.rope import TimeRotary, apply_rotary
 RATE, VISUAL_RATE, SYNC_RATE = 12.5, 4.0, 8.0
 
 
+SMALL = dict(
+    latent_dim=6,
+    latent_rate=RATE,
+    visual_dim=10,
+    visual_rate=VISUAL_RATE,
+    text_dim=12,
+    sync_dim=8,
+    hidden=32,
+    heads=4,
+    joint_blocks=2,
+    single_blocks=1,
+    mlp_ratio=2.0,
+    frequency_dim=16,
+)
+"""A small MMDiT's settings, shared by the tests."""
+
+
 def tiny(patch: int = 1, **overrides) -> MMDiT:
     """A small MMDiT with every zero-initialised weight (adaLN-zero, final layer) given random values."""
     torch.manual_seed(0)
-    options = dict(
-        latent_dim=6,
-        latent_rate=RATE,
-        visual_dim=10,
-        visual_rate=VISUAL_RATE,
-        text_dim=12,
-        sync_dim=8,
-        hidden=32,
-        heads=4,
-        joint_blocks=2,
-        single_blocks=1,
-        mlp_ratio=2.0,
-        frequency_dim=16,
-        patch=patch,
-    )
-    options.update(overrides)
-    model = MMDiT(**options).double()
+    model = MMDiT(**{**SMALL, "patch": patch, **overrides}).double()
     with torch.no_grad():
         for parameter in model.parameters():
             if not parameter.any():
@@ -190,18 +191,6 @@ def test_features_of_the_wrong_width_are_named() -> None:
 
 def test_the_network_starts_as_zero_velocity() -> None:
     """adaLN-zero and the zero-initialised output layer: an untrained network predicts no motion."""
-    model = MMDiT(
-        latent_dim=6,
-        latent_rate=RATE,
-        visual_dim=10,
-        visual_rate=VISUAL_RATE,
-        text_dim=12,
-        sync_dim=8,
-        hidden=32,
-        heads=4,
-        joint_blocks=1,
-        single_blocks=1,
-        frequency_dim=16,
-    )
+    model = MMDiT(**{**SMALL, "joint_blocks": 1})
     out = model(latents().float(), torch.tensor([0.5, 0.5]), conditions().to(torch.float32))
     assert out.abs().max() == 0

@@ -57,14 +57,20 @@ def count(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def _reason(exc: BaseException) -> str:
-    """The first foleyzoo error in the exception's chain (jsonargparse wraps them), else its summary."""
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The exception and the ones it was raised from, outermost first (jsonargparse wraps the real one)."""
+    chain: list[BaseException] = []
     seen: BaseException | None = exc
     while seen is not None:
-        if isinstance(seen, FoleyzooError):
-            return str(seen).splitlines()[0]
+        chain.append(seen)
         seen = seen.__cause__ or seen.__context__
-    return exception_summary(exc)
+    return chain
+
+
+def _reason(exc: BaseException) -> str:
+    """The first foleyzoo error in the exception's chain, else the exception's summary."""
+    found = next((seen for seen in _chain(exc) if isinstance(seen, FoleyzooError)), None)
+    return str(found).splitlines()[0] if found is not None else exception_summary(exc)
 
 
 def _builds_a_module(class_path: str) -> bool:
@@ -101,19 +107,13 @@ def _build(config: dict[str, Any], source: str) -> tuple[nn.Module | None, str |
                     component = instantiate_from_config(attempt, nn.Module, source=source)
             except Exception as exc:  # a component that needs files (weights) this machine lacks
                 first_problem = first_problem or _reason(exc)
-                if where == "meta" and "meta tensors" in exception_summary(_innermost(exc), 2000):
+                if where == "meta" and "meta tensors" in exception_summary(_chain(exc)[-1], 2000):
                     continue
                 break
             if where == "cpu":
                 note = ((note + "; ") if note else "") + "built on the CPU (it computes buffers when built)"
             return component, note
     return None, first_problem
-
-
-def _innermost(exc: BaseException) -> BaseException:
-    while exc.__cause__ is not None or exc.__context__ is not None:
-        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
-    return exc
 
 
 def summarize_model(model: dict[str, Any], source: str = "recipe") -> list[ComponentSummary]:

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from lightning.pytorch import LightningModule
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
-from torch import Tensor
+from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel
 
 from foleyzoo.api import (
@@ -130,9 +130,8 @@ class FoleyFlowMatching(LightningModule):
         self.visual_encoder = visual_encoder
         self.sync_encoder = sync_encoder
         self.vocoder = vocoder
-        for frozen in (codec, text_encoder, visual_encoder, sync_encoder, vocoder):
-            if frozen is not None:
-                frozen.requires_grad_(False)
+        for frozen in self.frozen_parts():
+            frozen.requires_grad_(False)
         self.sampler = sampler if sampler is not None else EulerSampler(steps=25)
         switches = {"text": use_text, "visual": use_visual, "sync": use_sync}
         self.enabled = tuple(name for name in CONDITION_NAMES if switches[name])
@@ -168,10 +167,14 @@ class FoleyFlowMatching(LightningModule):
 
     def train(self, mode: bool = True) -> FoleyFlowMatching:
         super().train(mode)
-        for frozen in (self.codec, self.text_encoder, self.visual_encoder, self.sync_encoder, self.vocoder):
-            if frozen is not None:
-                frozen.eval()
+        for frozen in self.frozen_parts():
+            frozen.eval()
         return self
+
+    def frozen_parts(self) -> list[nn.Module]:
+        """The codec, encoders and vocoder that are present: never trained, always in eval mode."""
+        parts = (self.codec, self.text_encoder, self.visual_encoder, self.sync_encoder, self.vocoder)
+        return [part for part in parts if part is not None]
 
     # ------------------------------------------------------------------ training
 
