@@ -102,6 +102,13 @@ def load_module(path: str | Path, map_location: str | torch.device = "cpu") -> A
     Raises :class:`~foleyzoo.errors.ConfigError` naming the file and the mismatched parameters when the
     weights do not fit the model the config describes.
     """
+    return load_module_and_config(path, map_location)[0]
+
+
+def load_module_and_config(
+    path: str | Path, map_location: str | torch.device = "cpu"
+) -> tuple[Any, dict[str, Any]]:
+    """:func:`load_module`, also returning the ``{"class_path", "init_args"}`` config it was built from."""
     from lightning.pytorch import LightningModule
 
     checkpoint = read_checkpoint(path)
@@ -111,7 +118,7 @@ def load_module(path: str | Path, map_location: str | torch.device = "cpu") -> A
     if problem:
         raise ConfigError(f"{path}: the weights do not fit {config['class_path']}: {problem}")
     module.load_state_dict(checkpoint["state_dict"])
-    return module.to(map_location)
+    return module.to(map_location), config
 
 
 def state_dict_mismatch(expected: dict[str, Any], stored: dict[str, Any], limit: int = 6) -> str:

@@ -4,51 +4,76 @@ Stage 3 (the flow model) uses the codec of stage 1 and the sync encoder of stage
 recipe say ``codec: {class_path: CodecFromCheckpoint, init_args: {checkpoint: runs/…/last.ckpt}}``: the
 checkpoint is read safely (:func:`foleyzoo.checkpoints.load_module`), the component is found in it (the
 module itself, or its one child of the wanted interface) and every call is passed on to it.
+
+A checkpoint of the model that uses them must load without those files (in another folder, on another
+machine): :func:`store_architectures` writes each wrapper's ``architecture`` (the component's own config)
+into the saved hyper-parameters, and a wrapper given an ``architecture`` builds the component from it
+instead of reading the file; the enclosing checkpoint's state dict then restores its weights.
 """
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from torch import nn
 
 from foleyzoo.api import AudioCodec, FrameFeatures, Latents, Mel, SyncEncoder, Video, VisualEncoder, Waveform
-from foleyzoo.checkpoints import load_module
+from foleyzoo.checkpoints import load_module, load_module_and_config
 from foleyzoo.errors import ConfigError
+from foleyzoo.plugins.allowlist import instantiate_from_config
 
 __all__ = [
     "CodecFromCheckpoint",
+    "ComponentFromCheckpoint",
     "SyncEncoderFromCheckpoint",
     "VisualEncoderFromCheckpoint",
     "component_from",
+    "store_architectures",
 ]
 
 Component = TypeVar("Component", bound=nn.Module)
+
+
+def _locate(
+    module: nn.Module, interface: type[Component], attribute: str | None, source: str
+) -> tuple[str | None, Component]:
+    """The ``interface`` part of ``module`` and its attribute name (``None`` for the module itself)."""
+    if attribute is not None:
+        found = getattr(module, attribute, None)
+        if not isinstance(found, interface):
+            raise ConfigError(
+                f"{source}: {type(module).__name__}.{attribute} is not a {interface.__name__} "
+                f"(it is {type(found).__name__})"
+            )
+        return attribute, found
+    if isinstance(module, interface):
+        return None, module
+    children = [(name, child) for name, child in module.named_children() if isinstance(child, interface)]
+    if len(children) != 1:
+        raise ConfigError(
+            f"{source}: holds a {type(module).__name__} with {len(children)} {interface.__name__} "
+            "parts; name the one to use with `attribute`"
+        )
+    return children[0]
 
 
 def component_from(
     checkpoint: str | Path, interface: type[Component], attribute: str | None = None
 ) -> Component:
     """The ``interface`` instance stored in a ``foleyzoo fit`` checkpoint: the module, its ``attribute``, or its one child of that type."""
-    module = load_module(checkpoint)
-    if attribute is not None:
-        found = getattr(module, attribute, None)
-        if not isinstance(found, interface):
-            raise ConfigError(
-                f"{checkpoint}: {type(module).__name__}.{attribute} is not a {interface.__name__} "
-                f"(it is {type(found).__name__})"
-            )
-        return found
-    if isinstance(module, interface):
-        return module
-    children = [child for child in module.children() if isinstance(child, interface)]
-    if len(children) != 1:
-        raise ConfigError(
-            f"{checkpoint}: holds a {type(module).__name__} with {len(children)} {interface.__name__} "
-            "parts; name the one to use with `attribute`"
-        )
-    return children[0]
+    return _locate(load_module(checkpoint), interface, attribute, str(checkpoint))[1]
+
+
+def _component_config(config: dict[str, Any], name: str | None) -> tuple[dict[str, Any], str | None]:
+    """The part's own ``{"class_path", "init_args"}`` where the config names it, else the whole config and the name."""
+    if name is None:
+        return config, None
+    nested = (config.get("init_args") or {}).get(name)
+    if isinstance(nested, dict) and "class_path" in nested:
+        return nested, None
+    return config, name
 
 
 def _frozen(module: Component) -> Component:
@@ -56,13 +81,58 @@ def _frozen(module: Component) -> Component:
     return module.eval()
 
 
-class CodecFromCheckpoint(AudioCodec):
-    """The :class:`~foleyzoo.api.AudioCodec` of a codec training checkpoint (e.g. a MelVAE's ``last.ckpt``), frozen."""
+class ComponentFromCheckpoint(nn.Module):
+    """A frozen part of the ``interface`` type, read from a checkpoint or built from its stored architecture."""
 
-    def __init__(self, checkpoint: str, attribute: str | None = None) -> None:
+    interface: type[nn.Module] = nn.Module
+
+    def __init__(
+        self, checkpoint: str, attribute: str | None = None, architecture: dict[str, Any] | None = None
+    ) -> None:
         super().__init__()
         self.checkpoint = checkpoint
-        self.module = _frozen(component_from(checkpoint, AudioCodec, attribute))  # type: ignore[type-abstract]
+        if architecture is not None:
+            source = f"the architecture stored for {checkpoint}"
+            built = instantiate_from_config(architecture, nn.Module, source=source)
+            component = _locate(built, self.interface, attribute, source)[1]
+            self.architecture, self.architecture_attribute = architecture, attribute
+        else:
+            loaded, config = load_module_and_config(checkpoint)
+            name, component = _locate(loaded, self.interface, attribute, str(checkpoint))
+            self.architecture, self.architecture_attribute = _component_config(config, name)
+        self.module = _frozen(component)
+
+    def portable_init_args(self) -> dict[str, Any]:
+        """Init args that rebuild this part without its checkpoint file (weights come from elsewhere)."""
+        return {
+            "checkpoint": self.checkpoint,
+            "attribute": self.architecture_attribute,
+            "architecture": copy.deepcopy(self.architecture),
+        }
+
+
+def store_architectures(hyper_parameters: dict[str, Any], module: nn.Module) -> None:
+    """Give every :class:`ComponentFromCheckpoint` config in saved hyper-parameters its architecture.
+
+    Call from ``on_save_checkpoint``: the checkpoint then rebuilds with :func:`~foleyzoo.checkpoints.load_module`
+    wherever it is read, and its state dict carries the parts' weights.
+    """
+    for name, config in list(hyper_parameters.items()):
+        part = getattr(module, name, None)
+        if isinstance(part, ComponentFromCheckpoint) and isinstance(config, dict) and "init_args" in config:
+            init_args = {**config["init_args"], **part.portable_init_args()}
+            hyper_parameters[name] = {**config, "init_args": init_args}
+
+
+class CodecFromCheckpoint(ComponentFromCheckpoint, AudioCodec):
+    """The :class:`~foleyzoo.api.AudioCodec` of a codec training checkpoint (e.g. a MelVAE's ``last.ckpt``), frozen."""
+
+    interface = AudioCodec
+
+    def __init__(
+        self, checkpoint: str, attribute: str | None = None, architecture: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(checkpoint, attribute, architecture)
 
     @property
     def sample_rate(self) -> int:
@@ -83,13 +153,15 @@ class CodecFromCheckpoint(AudioCodec):
         return self.module.decode(latents)
 
 
-class SyncEncoderFromCheckpoint(SyncEncoder):
+class SyncEncoderFromCheckpoint(ComponentFromCheckpoint, SyncEncoder):
     """The :class:`~foleyzoo.api.SyncEncoder` trained by a checkpoint (e.g. SyncPretraining's ``last.ckpt``), frozen."""
 
-    def __init__(self, checkpoint: str, attribute: str | None = None) -> None:
-        super().__init__()
-        self.checkpoint = checkpoint
-        self.module = _frozen(component_from(checkpoint, SyncEncoder, attribute))  # type: ignore[type-abstract]
+    interface = SyncEncoder
+
+    def __init__(
+        self, checkpoint: str, attribute: str | None = None, architecture: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(checkpoint, attribute, architecture)
 
     @property
     def fps(self) -> float:
@@ -107,13 +179,15 @@ class SyncEncoderFromCheckpoint(SyncEncoder):
         return self.module.encode(video)
 
 
-class VisualEncoderFromCheckpoint(VisualEncoder):
+class VisualEncoderFromCheckpoint(ComponentFromCheckpoint, VisualEncoder):
     """The :class:`~foleyzoo.api.VisualEncoder` trained by a checkpoint (e.g. AVContrastive's ``last.ckpt``), frozen."""
 
-    def __init__(self, checkpoint: str, attribute: str | None = None) -> None:
-        super().__init__()
-        self.checkpoint = checkpoint
-        self.module = _frozen(component_from(checkpoint, VisualEncoder, attribute))  # type: ignore[type-abstract]
+    interface = VisualEncoder
+
+    def __init__(
+        self, checkpoint: str, attribute: str | None = None, architecture: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(checkpoint, attribute, architecture)
 
     @property
     def fps(self) -> float:

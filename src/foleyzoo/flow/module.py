@@ -31,6 +31,7 @@ from foleyzoo.api import (
     Vocoder,
     Waveform,
 )
+from foleyzoo.components import store_architectures
 from foleyzoo.errors import ConfigError
 from foleyzoo.flow.conditioning import (
     CONDITION_NAMES,
@@ -274,6 +275,13 @@ class FoleyFlowMatching(LightningModule):
             mel, audio = self.generate_audio(clips)
             reference = self.codec.decode(_head(latents, self.val_audio_clips))
             log_generated_audio(self, mel, audio, reference)
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Store the frozen parts' architectures, so the checkpoint loads without the earlier stages' files."""
+        if isinstance(checkpoint.get("hyper_parameters"), dict):
+            store_architectures(checkpoint["hyper_parameters"], self)
 
     # ------------------------------------------------------------------ optimisation
 

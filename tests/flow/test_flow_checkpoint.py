@@ -1,0 +1,96 @@
+"""A flow model's checkpoint loads anywhere: its frozen parts' architectures travel in it, not their files."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from tests.conftest import REPO_ROOT
+from tests.stage_checkpoints import TINY_CODEC, TINY_CONTRASTIVE, TINY_SYNC, write_checkpoint
+
+from foleyzoo.checkpoints import load_module
+from foleyzoo.cli.main import run
+from foleyzoo.components import CodecFromCheckpoint
+from foleyzoo.data.clips import ClipFormat, collate_clips
+from foleyzoo.data.synthfoley_datamodule import SynthFoleyClips
+
+SMALL = [  # kling-tiny at the width of the small stage checkpoints, for one step
+    "--trainer.max_steps=1",
+    "--trainer.limit_val_batches=0",
+    "--trainer.enable_progress_bar=false",
+    "--trainer.enable_model_summary=false",
+    "--model.init_args.denoiser.init_args.latent_dim=8",
+    "--model.init_args.denoiser.init_args.visual_dim=16",
+    "--model.init_args.denoiser.init_args.sync_dim=16",
+    "--model.init_args.denoiser.init_args.text_dim=16",
+    "--model.init_args.denoiser.init_args.hidden=32",
+    "--model.init_args.denoiser.init_args.joint_blocks=1",
+    "--model.init_args.denoiser.init_args.single_blocks=1",
+    "--model.init_args.text_encoder.init_args.embed_dim=16",
+    "--model.init_args.vocoder.init_args.n_mels=32",
+    "--data.init_args.num_train=2",
+    "--data.init_args.num_val=2",
+    "--data.init_args.batch_size=2",
+    "--data.init_args.clip_duration=1.0",
+]
+FORMAT = ClipFormat(
+    visual_fps=8.0, visual_size=(32, 32), sync_fps=24.0, sync_size=(32, 32), sample_rate=16000
+)
+
+
+@pytest.fixture
+def trained_in_a_stage_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """kling-tiny run for one step in a folder holding the earlier stages' checkpoints where the recipe names them."""
+    stages = tmp_path / "stages"
+    write_checkpoint(TINY_CODEC, stages / "runs/melvae-tiny-16k/checkpoints/last.ckpt", seed=1)
+    write_checkpoint(TINY_SYNC, stages / "runs/sync-tiny/checkpoints/last.ckpt", seed=2)
+    write_checkpoint(TINY_CONTRASTIVE, stages / "runs/av-contrastive-tiny/checkpoints/last.ckpt", seed=3)
+    monkeypatch.chdir(stages)
+    assert run(["fit", "--config", str(REPO_ROOT / "recipes" / "kling-tiny.yaml"), *SMALL]) == 0
+    return stages
+
+
+def test_a_flow_checkpoint_loads_after_the_stage_files_are_gone(
+    trained_in_a_stage_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stages = trained_in_a_stage_folder
+    original = CodecFromCheckpoint("runs/melvae-tiny-16k/checkpoints/last.ckpt")
+    moved = tmp_path / "elsewhere" / "v2a.ckpt"
+    moved.parent.mkdir()
+    shutil.copy(stages / "runs/kling-tiny/checkpoints/last.ckpt", moved)
+    shutil.rmtree(stages / "runs/melvae-tiny-16k")
+    shutil.rmtree(stages / "runs/sync-tiny")
+    shutil.rmtree(stages / "runs/av-contrastive-tiny")
+    monkeypatch.chdir(moved.parent)
+
+    model = load_module(moved)
+
+    item = SynthFoleyClips(1, 5, FORMAT, 1.0)[0]
+    clip = collate_clips([item], FORMAT)
+    with torch.no_grad():
+        expected = original.encode(clip["audio"]).values
+        assert torch.equal(
+            model.codec.encode(clip["audio"]).values, expected
+        )  # trained weights, not a fresh init
+    assert model.codec.architecture["class_path"] == "foleyzoo.codecs.melvae.MelVAE"
+    assert model.sync_encoder.architecture["class_path"].endswith(
+        "TinySync3DCNN"
+    )  # the part, not SyncPretraining
+    assert model.sync_encoder.architecture_attribute is None
+
+
+def test_a_part_built_from_its_architecture_names_where_it_came_from(tmp_path: Path) -> None:
+    from foleyzoo.components import SyncEncoderFromCheckpoint
+    from foleyzoo.errors import ConfigError
+
+    path, _ = write_checkpoint(TINY_SYNC, tmp_path / "sync.ckpt")
+    part = SyncEncoderFromCheckpoint(str(path))
+    rebuilt = SyncEncoderFromCheckpoint(
+        "gone.ckpt", **{k: v for k, v in part.portable_init_args().items() if k != "checkpoint"}
+    )
+    assert type(rebuilt.module) is type(part.module) and rebuilt.embed_dim == part.embed_dim
+    wrong = {"class_path": "foleyzoo.encoders.visual.tiny_cnn.TinyVisualCNN", "init_args": {"fps": 8.0}}
+    with pytest.raises(ConfigError, match=r"the architecture stored for gone\.ckpt: holds a TinyVisualCNN"):
+        SyncEncoderFromCheckpoint("gone.ckpt", architecture=wrong)
