@@ -19,7 +19,7 @@ from foleyzoo.encoders.sync.tiny3d import TinySync3DCNN
 from foleyzoo.encoders.text.byte import ByteTextEncoder
 from foleyzoo.encoders.visual.tiny_cnn import TinyVisualCNN
 from foleyzoo.errors import ConfigError
-from foleyzoo.flow.conditioning import absent, drop_conditions, latent_mask
+from foleyzoo.flow.conditioning import absent, drop_conditions, encode_conditions, latent_mask
 from foleyzoo.flow.module import FoleyFlowMatching, guided_velocity
 from foleyzoo.mmdit import MMDiT
 
@@ -113,10 +113,57 @@ def test_guidance_combines_the_branches_as_documented() -> None:
     )
     x, t = torch.zeros(1, 1), torch.zeros(1)
     assert guided_velocity(net, given, 1.0)(x, t).item() == 11.0  # plain conditional
-    assert guided_velocity(net, given, 3.0)(x, t).item() == 0 + 3.0 * 11.0
+    assert guided_velocity(net, given, 3.0, batched=False)(x, t).item() == 0 + 3.0 * 11.0
     # v(∅) + 3·(v(video) − v(∅)) + 2·(v(all) − v(video)) = 0 + 30 + 2
-    assert guided_velocity(net, given, 3.0, text_scale=2.0)(x, t).item() == 32.0
+    assert guided_velocity(net, given, 3.0, text_scale=2.0, batched=False)(x, t).item() == 32.0
     assert absent(given).text is None and absent(given).visual is None
+
+
+def _text(value: float, rows: int = 1) -> TextFeatures:
+    return TextFeatures(
+        torch.full((rows, 2, 1), value), torch.ones(rows, 2, dtype=torch.bool), torch.full((rows, 1), value)
+    )
+
+
+def test_a_negative_prompt_takes_the_place_of_the_missing_text() -> None:
+    """The fake network reports the text it saw (its token value) plus 10 for video."""
+
+    def net(x: torch.Tensor, t: torch.Tensor, given: Conditions) -> torch.Tensor:
+        text = given.text.tokens.mean().item() if given.text is not None else 0.0
+        return x * 0 + text + (given.visual is not None) * 10.0
+
+    given = Conditions(text=_text(1.0), visual=FrameFeatures(torch.zeros(1, 1, 1), 8.0))
+    x, t = torch.zeros(1, 1), torch.zeros(1)
+    # v(negative) + 3·(v(prompt, video) − v(negative)) = 5 + 3·(11 − 5)
+    assert guided_velocity(net, given, 3.0, negative_text=_text(5.0), batched=False)(x, t).item() == 23.0
+    # v(negative) + 3·(v(video, negative) − v(negative)) + 2·(v(all) − v(video, negative)) = 5 + 30 + 2·(−4)
+    velocity = guided_velocity(net, given, 3.0, text_scale=2.0, negative_text=_text(5.0), batched=False)
+    assert velocity(x, t).item() == 27.0
+
+
+@pytest.mark.parametrize("text_scale", [None, 2.0])
+@pytest.mark.parametrize("negative", [False, True])
+def test_batched_guidance_equals_one_pass_per_branch(text_scale: float | None, negative: bool) -> None:
+    model = tiny_model().eval()
+    with torch.no_grad():  # away from the zero initialisation of adaLN-zero, so every branch matters
+        for parameter in model.denoiser.parameters():
+            parameter.add_(0.2 * torch.randn_like(parameter))
+    clips = batch(clips=2)
+    conditions = encode_conditions(clips, model.text_encoder, model.visual_encoder, model.sync_encoder)
+    negative_text = model.text_encoder.encode(["a glass clink", "noise"]) if negative else None
+    x, t = torch.randn(2, 62, 8), torch.tensor([0.3, 0.7])
+
+    def net(x: torch.Tensor, t: torch.Tensor, given: Conditions) -> torch.Tensor:
+        return model.denoiser(x, t, given)
+
+    with torch.no_grad():
+        options = {"text_scale": text_scale, "negative_text": negative_text}
+        together = guided_velocity(net, conditions, 4.0, batched=True, **options)(x, t)
+        apart = guided_velocity(net, conditions, 4.0, batched=False, **options)(x, t)
+        plain = guided_velocity(net, conditions, 4.0, batched=False)(x, t)
+    torch.testing.assert_close(together, apart, atol=1e-4, rtol=1e-4)
+    assert together.abs().mean() > 0.1
+    assert ((together - plain).abs().max() > 1e-2) == (negative or text_scale is not None)
 
 
 def test_latent_mask_follows_the_audio_padding() -> None:

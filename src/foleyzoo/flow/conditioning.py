@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 from torch import Tensor
+from torch.nn import functional as F
 
 from foleyzoo.api import (
     AudioCodec,
@@ -133,6 +134,57 @@ def drop_conditions(
 def absent(conditions: Conditions, names: Iterable[str] = CONDITION_NAMES) -> Conditions:
     """The same conditions with ``names`` removed (None): the unconditional branch of guidance."""
     return replace(conditions, **{name: None for name in names})
+
+
+def _with_mask(features: Any) -> Any:
+    """``features`` with an explicit mask (all True where it had none), so rows of branches concatenate."""
+    if isinstance(features, TextFeatures) or features.mask is not None:
+        return features
+    return replace(
+        features, mask=torch.ones(features.values.shape[:2], dtype=torch.bool, device=features.values.device)
+    )
+
+
+def _rows(features: Any) -> int:
+    return (features.tokens if isinstance(features, TextFeatures) else features.values).shape[0]
+
+
+def branch_batch(branches: list[tuple[Conditions, Iterable[str]]]) -> Conditions:
+    """One batch holding each ``(conditions, names to drop)`` branch in turn, dropped names marked absent by row.
+
+    Classifier-free guidance evaluates the conditional and unconditional branches in one forward pass this
+    way. Every branch must have the same modalities present (``None`` in all of them or in none).
+    """
+    changes: dict[str, Any] = {}
+    for name in CONDITION_NAMES:
+        values = [getattr(conditions, name) for conditions, _ in branches]
+        if all(value is None for value in values):
+            changes[name] = None
+            continue
+        if any(value is None for value in values):
+            raise ValueError(f"every guidance branch must hold {name} features, or none of them")
+        parts = []
+        for (_, dropped), features in zip(branches, values, strict=True):
+            features = _with_mask(features)
+            if name in set(dropped):
+                drop = torch.ones(_rows(features), dtype=torch.bool, device=features.mask.device)
+                features = _without_rows(features, drop)
+            parts.append(features)
+        changes[name] = _concatenate(parts)
+    durations = [conditions.duration for conditions, _ in branches]
+    changes["duration"] = None if any(d is None for d in durations) else torch.cat(durations)
+    return replace(branches[0][0], **changes)
+
+
+def _concatenate(parts: list[Any]) -> Any:
+    """Concatenate records of equal layout along the batch (text tokens padded to the longest)."""
+    first = parts[0]
+    if isinstance(first, TextFeatures):
+        length = max(part.tokens.shape[1] for part in parts)
+        tokens = torch.cat([F.pad(part.tokens, (0, 0, 0, length - part.tokens.shape[1])) for part in parts])
+        mask = torch.cat([F.pad(part.mask, (0, length - part.mask.shape[1])) for part in parts])
+        return replace(first, tokens=tokens, mask=mask, pooled=torch.cat([part.pooled for part in parts]))
+    return _stack(parts)
 
 
 def expected_frames(duration: float, latent_rate: float) -> int:

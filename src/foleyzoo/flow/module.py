@@ -27,6 +27,7 @@ from foleyzoo.api import (
     Sampler,
     SyncEncoder,
     TextEncoder,
+    TextFeatures,
     VisualEncoder,
     Vocoder,
     Waveform,
@@ -37,6 +38,7 @@ from foleyzoo.flow.conditioning import (
     CONDITION_NAMES,
     FeatureMemo,
     absent,
+    branch_batch,
     drop_conditions,
     encode_conditions,
     encode_latents,
@@ -51,27 +53,63 @@ VelocityNet = Callable[[Tensor, Tensor, Conditions], Tensor]
 
 
 def guided_velocity(
-    net: VelocityNet, conditions: Conditions, scale: float, text_scale: float | None = None
+    net: VelocityNet,
+    conditions: Conditions,
+    scale: float,
+    text_scale: float | None = None,
+    negative_text: TextFeatures | None = None,
+    batched: bool = True,
 ) -> Callable[[Tensor, Tensor], Tensor]:
     """Classifier-free guidance as a velocity function for a sampler.
 
     With ``text_scale`` None: v = v(∅) + scale·(v(c) − v(∅)). With a text scale, each condition group gets
     its own (InstructPix2Pix-style): v = v(∅) + scale·(v(video) − v(∅)) + text_scale·(v(video, text) − v(video)).
     A scale of 1 with no text scale is plain conditional sampling (one evaluation a step).
+    ``negative_text`` (a negative prompt's features) replaces the absent text in the branches without the
+    prompt, so guidance pushes away from it. ``batched`` evaluates all branches in one forward pass.
     """
-    unconditional = absent(conditions)
+    if scale == 1.0 and text_scale is None:
+        return lambda x, t: net(x, t, conditions)
+    negative = None if negative_text is None else replace(conditions, text=negative_text)
+    branches = _guidance_branches(conditions, negative, separate_text=text_scale is not None)
+
+    def combine(outputs: list[Tensor]) -> Tensor:
+        if len(outputs) == 2:
+            full, empty = outputs
+            return empty + scale * (full - empty)
+        full, empty, video = outputs
+        return empty + scale * (video - empty) + text_scale * (full - video)  # type: ignore[operator]
+
+    if not batched:
+        return lambda x, t: combine([net(x, t, given) for given in branches_as_conditions(branches)])
+    together = branch_batch(branches)
+    count = len(branches)
 
     def velocity(x: Tensor, t: Tensor) -> Tensor:
-        full = net(x, t, conditions)
-        if scale == 1.0 and text_scale is None:
-            return full
-        empty = net(x, t, unconditional)
-        if text_scale is None or conditions.text is None:
-            return empty + scale * (full - empty)
-        video = net(x, t, absent(conditions, ["text"]))
-        return empty + scale * (video - empty) + text_scale * (full - video)
+        output = net(torch.cat([x] * count), torch.cat([t] * count), together)
+        return combine(list(output.chunk(count)))
 
     return velocity
+
+
+def _guidance_branches(
+    conditions: Conditions, negative: Conditions | None, separate_text: bool
+) -> list[tuple[Conditions, tuple[str, ...]]]:
+    """(conditions, dropped names) for the full, empty and (with a text scale) video-only branches."""
+    has_text = conditions.text is not None
+    without_text = (negative, ()) if negative is not None else (conditions, ("text",))
+    empty_dropped = ("visual", "sync") if negative is not None else CONDITION_NAMES
+    empty_source = negative if negative is not None else conditions
+    full = (conditions, ()) if has_text or negative is None else (negative, ("text",))
+    branches = [full, (empty_source, empty_dropped)]
+    if separate_text and has_text:
+        branches.append(without_text)
+    return branches
+
+
+def branches_as_conditions(branches: list[tuple[Conditions, tuple[str, ...]]]) -> list[Conditions]:
+    """Each guidance branch on its own: dropped modalities removed (None)."""
+    return [absent(conditions, dropped) for conditions, dropped in branches]
 
 
 def ema_with_warmup(decay: float) -> Callable[[Tensor, Tensor, Tensor | int], Tensor]:
