@@ -7,34 +7,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from tests.conftest import REPO_ROOT
-from tests.stage_checkpoints import TINY_CODEC, TINY_CONTRASTIVE, TINY_SYNC, write_checkpoint
+from tests.stage_checkpoints import TINY_SYNC, fit_small_flow, write_checkpoint
 
 from foleyzoo.checkpoints import load_module
-from foleyzoo.cli.main import run
 from foleyzoo.components import CodecFromCheckpoint
 from foleyzoo.data.clips import ClipFormat, collate_clips
 from foleyzoo.data.synthfoley_datamodule import SynthFoleyClips
 
-SMALL = [  # kling-tiny at the width of the small stage checkpoints, for one step
-    "--trainer.max_steps=1",
-    "--trainer.limit_val_batches=0",
-    "--trainer.enable_progress_bar=false",
-    "--trainer.enable_model_summary=false",
-    "--model.init_args.denoiser.init_args.latent_dim=8",
-    "--model.init_args.denoiser.init_args.visual_dim=16",
-    "--model.init_args.denoiser.init_args.sync_dim=16",
-    "--model.init_args.denoiser.init_args.text_dim=16",
-    "--model.init_args.denoiser.init_args.hidden=32",
-    "--model.init_args.denoiser.init_args.joint_blocks=1",
-    "--model.init_args.denoiser.init_args.single_blocks=1",
-    "--model.init_args.text_encoder.init_args.embed_dim=16",
-    "--model.init_args.vocoder.init_args.n_mels=32",
-    "--data.init_args.num_train=2",
-    "--data.init_args.num_val=2",
-    "--data.init_args.batch_size=2",
-    "--data.init_args.clip_duration=1.0",
-]
 FORMAT = ClipFormat(
     visual_fps=8.0, visual_size=(32, 32), sync_fps=24.0, sync_size=(32, 32), sample_rate=16000
 )
@@ -44,11 +23,8 @@ FORMAT = ClipFormat(
 def trained_in_a_stage_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """kling-tiny run for one step in a folder holding the earlier stages' checkpoints where the recipe names them."""
     stages = tmp_path / "stages"
-    write_checkpoint(TINY_CODEC, stages / "runs/melvae-tiny-16k/checkpoints/last.ckpt", seed=1)
-    write_checkpoint(TINY_SYNC, stages / "runs/sync-tiny/checkpoints/last.ckpt", seed=2)
-    write_checkpoint(TINY_CONTRASTIVE, stages / "runs/av-contrastive-tiny/checkpoints/last.ckpt", seed=3)
+    fit_small_flow(stages)
     monkeypatch.chdir(stages)
-    assert run(["fit", "--config", str(REPO_ROOT / "recipes" / "kling-tiny.yaml"), *SMALL]) == 0
     return stages
 
 

@@ -9,7 +9,7 @@ guidance and keeps an EMA copy of the denoiser for sampling. ``use_text``, ``use
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import asdict, replace
 from typing import Any
 
 import torch
@@ -33,6 +33,7 @@ from foleyzoo.api import (
     Waveform,
 )
 from foleyzoo.components import store_architectures
+from foleyzoo.data.clips import ClipFormat
 from foleyzoo.errors import ConfigError
 from foleyzoo.flow.conditioning import (
     CONDITION_NAMES,
@@ -320,6 +321,21 @@ class FoleyFlowMatching(LightningModule):
         """Store the frozen parts' architectures, so the checkpoint loads without the earlier stages' files."""
         if isinstance(checkpoint.get("hyper_parameters"), dict):
             store_architectures(checkpoint["hyper_parameters"], self)
+        data_format = self._training_data_format()
+        if data_format is not None:
+            checkpoint["data_format"] = data_format
+
+    def _training_data_format(self) -> dict[str, Any] | None:
+        """How the training data sampled each modality, and its window in seconds (what inference must match)."""
+        datamodule = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
+        fmt = getattr(datamodule, "fmt", None)
+        if not isinstance(fmt, ClipFormat):
+            return None
+        window = getattr(datamodule, "clip_duration", None) or getattr(datamodule, "crop_duration", None)
+        described = {
+            key: list(value) if isinstance(value, tuple) else value for key, value in asdict(fmt).items()
+        }
+        return {**described, "window": None if window is None else float(window)}
 
     # ------------------------------------------------------------------ optimisation
 

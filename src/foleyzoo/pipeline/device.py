@@ -1,0 +1,36 @@
+"""Where the pipeline runs: the best available device, and bf16 autocast on GPUs that support it."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import torch
+
+from foleyzoo.errors import ConfigError
+
+
+def pick_device(requested: str | torch.device | None = None) -> torch.device:
+    """``requested`` when given (checked), else CUDA, then Apple's MPS, then the CPU."""
+    if requested is not None and str(requested) != "auto":
+        device = torch.device(requested)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ConfigError(f"device {device} was asked for but torch sees no CUDA GPU; use --device cpu")
+        if device.type == "mps" and not torch.backends.mps.is_available():
+            raise ConfigError(f"device {device} was asked for but MPS is not available; use --device cpu")
+        return device
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+@contextlib.contextmanager
+def inference_precision(device: torch.device) -> Iterator[None]:
+    """bf16 autocast on CUDA GPUs with bf16 support (the paper's inference precision), full precision elsewhere."""
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            yield
+    else:
+        yield

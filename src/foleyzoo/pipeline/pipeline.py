@@ -1,0 +1,327 @@
+"""FoleyPipeline: a video (and/or a prompt) → stereo audio exactly as long as the video.
+
+The frozen encoders run once per window of the video (never once per sampler step); guidance evaluates
+its branches in one batched forward pass; videos longer than the training window are generated in
+overlapping windows on a grid every stream shares and cross-faded in latent space (:mod:`.windows`).
+The mono mel goes through the stereo renderer, then the vocoder renders each channel.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+from foleyzoo.api import (
+    AudioCodec,
+    Conditions,
+    Denoiser,
+    Latents,
+    Mel,
+    Sampler,
+    StereoRenderer,
+    SyncEncoder,
+    TextEncoder,
+    TextFeatures,
+    Video,
+    VisualEncoder,
+    Vocoder,
+)
+from foleyzoo.errors import ConfigError, MediaError
+from foleyzoo.flow.conditioning import CONDITION_NAMES
+from foleyzoo.flow.module import guided_velocity
+from foleyzoo.pipeline.bundle import Bundle
+from foleyzoo.pipeline.device import inference_precision, pick_device
+from foleyzoo.pipeline.windows import Window, crossfade, plan_windows, shared_grid
+from foleyzoo.samplers import EulerSampler
+
+__all__ = ["FoleyPipeline", "Generated", "VideoFrames"]
+
+
+@dataclass(frozen=True)
+class VideoFrames:
+    """Decoded frames (T, 3, H, W) in [0, 1] at ``fps``: a video held in memory instead of a file."""
+
+    frames: Tensor
+    fps: float
+
+    @property
+    def duration(self) -> float:
+        return self.frames.shape[0] / self.fps
+
+    def window(self, fps: float, size: tuple[int, int], start: float, count: int) -> Tensor:
+        """``count`` frames at ``fps`` from ``start`` s, frame k showing the latest source frame at start + k/fps."""
+        instants = start + torch.arange(count, dtype=torch.float64) / fps
+        picks = (instants * self.fps + 1e-6).floor().long().clamp(0, self.frames.shape[0] - 1)
+        chosen = self.frames[picks]
+        if tuple(chosen.shape[-2:]) != tuple(size):
+            chosen = F.interpolate(chosen, size=tuple(size), mode="bilinear", align_corners=False)
+        return chosen
+
+
+class _VideoFile:
+    """A video on disk, read window by window (streaming: memory stays bounded for long videos)."""
+
+    def __init__(self, path: Path) -> None:
+        from foleyzoo.data.media import probe
+
+        self.path = path
+        info = probe(path)
+        if not info.has_video:
+            raise MediaError(f"{path}: has no video stream (an audio-only file?); give a video")
+        self.duration = float(info.duration)
+
+    def window(self, fps: float, size: tuple[int, int], start: float, count: int) -> Tensor:
+        from foleyzoo.data.media import read_video_frames
+
+        return read_video_frames(self.path, fps, size, start, count / fps)[0]
+
+
+@dataclass(frozen=True)
+class Generated:
+    """Generated audio: ``samples`` (channels, N) at ``sample_rate``, exactly the requested duration."""
+
+    samples: Tensor
+    sample_rate: int
+
+    @property
+    def duration(self) -> float:
+        return self.samples.shape[-1] / self.sample_rate
+
+
+class FoleyPipeline:
+    """Trained parts put together for generation; build one with :meth:`from_bundle`.
+
+    ``data_format`` is how the training data was sampled (frame rates, sizes, ``window`` seconds); long
+    videos are cut into windows of that length sharing ``overlap`` seconds (default: a quarter window),
+    ``window_batch`` of them sampled together.
+    """
+
+    def __init__(
+        self,
+        codec: AudioCodec,
+        denoiser: Denoiser,
+        vocoder: Vocoder,
+        data_format: dict,
+        text_encoder: TextEncoder | None = None,
+        visual_encoder: VisualEncoder | None = None,
+        sync_encoder: SyncEncoder | None = None,
+        renderer: StereoRenderer | None = None,
+        sampler: Sampler | None = None,
+        cfg_scale: float = 4.5,
+        text_cfg_scale: float | None = None,
+        conditions: tuple[str, ...] = CONDITION_NAMES,
+        overlap: float | None = None,
+        window_batch: int = 4,
+        device: str | torch.device | None = None,
+    ) -> None:
+        self.device = pick_device(device)
+        self.codec, self.denoiser, self.vocoder = codec, denoiser, vocoder
+        self.text_encoder = text_encoder if "text" in conditions else None
+        self.visual_encoder = visual_encoder if "visual" in conditions else None
+        self.sync_encoder = sync_encoder if "sync" in conditions else None
+        self.renderer = renderer
+        for part in self._parts():
+            part.to(self.device).eval()
+        self.sampler = sampler if sampler is not None else EulerSampler(steps=25)
+        self.cfg_scale, self.text_cfg_scale = cfg_scale, text_cfg_scale
+        self.visual_size = tuple(data_format.get("visual_size") or (224, 224))
+        self.sync_size = tuple(data_format.get("sync_size") or (224, 224))
+        window = data_format.get("window") or 8.0
+        self.window_frames = max(1, round(float(window) * codec.latent_rate))
+        overlap = float(window) / 4 if overlap is None else overlap  # seconds two windows share
+        self.overlap_frames = min(self.window_frames - 1, max(0, round(overlap * codec.latent_rate)))
+        self.window_batch = window_batch
+        rates = [encoder.fps for encoder in (self.visual_encoder, self.sync_encoder) if encoder is not None]
+        self.grid = shared_grid(codec.latent_rate, rates)
+
+    def _parts(self) -> Iterator[torch.nn.Module]:
+        for part in (
+            self.codec,
+            self.denoiser,
+            self.vocoder,
+            self.text_encoder,
+            self.visual_encoder,
+            self.sync_encoder,
+            self.renderer,
+        ):
+            if part is not None:
+                yield part
+
+    @classmethod
+    def from_bundle(
+        cls, path: str | Path, device: str | torch.device | None = None, **options
+    ) -> FoleyPipeline:
+        """The pipeline of a ``foleyzoo export`` bundle folder (parts built through the allowlist)."""
+        bundle = Bundle.open(path)
+        generation = bundle.config["generation"]
+        missing = [name for name in ("codec", "denoiser", "vocoder") if name not in bundle.parts]
+        if missing:
+            raise ConfigError(f"{bundle.path}: the bundle lacks the {', '.join(missing)} part(s)")
+        pipeline = cls(
+            codec=bundle.build("codec"),
+            denoiser=bundle.build("denoiser"),
+            vocoder=bundle.build("vocoder"),
+            data_format=bundle.config["data_format"],
+            text_encoder=bundle.build("text_encoder"),
+            visual_encoder=bundle.build("visual_encoder"),
+            sync_encoder=bundle.build("sync_encoder"),
+            renderer=bundle.build("renderer"),
+            sampler=bundle.sampler(),
+            cfg_scale=generation.get("cfg_scale", 4.5),
+            text_cfg_scale=generation.get("text_cfg_scale"),
+            conditions=tuple(generation.get("conditions") or CONDITION_NAMES),
+            device=device,
+            **options,
+        )
+        pipeline.card = bundle.card
+        return pipeline
+
+    # ------------------------------------------------------------------ generation
+
+    @torch.no_grad()
+    def generate(
+        self,
+        video: str | Path | VideoFrames | None = None,
+        prompt: str | None = None,
+        negative_prompt: str | None = None,
+        duration: float | None = None,
+        steps: int | None = None,
+        cfg: float | None = None,
+        seed: int = 0,
+        sampler: Sampler | None = None,
+    ) -> Generated:
+        """Stereo audio for a video (a file or :class:`VideoFrames`), a prompt, or both.
+
+        Without a video, ``duration`` (seconds) is required (text-to-audio); with one, the audio is as long
+        as the video (or ``duration``, when given, from its start).
+        """
+        source = self._source(video)
+        if duration is None:
+            if source is None:
+                raise ConfigError("text-only generation needs a duration in seconds")
+            duration = source.duration
+        if duration <= 0:
+            raise ConfigError(f"duration must be positive, got {duration}")
+        total = max(1, math.ceil(duration * self.codec.latent_rate))
+        windows = plan_windows(total, self.window_frames, self.overlap_frames, self.grid)
+        chosen = self._sampler(sampler, steps)
+        generator = torch.Generator().manual_seed(seed)
+        noise = torch.randn(total, self.codec.latent_dim, generator=generator)  # shared where windows overlap
+        text = self._text(prompt)
+        negative = self._text(negative_prompt) if negative_prompt else None
+        if negative is not None and self.text_encoder is None:
+            raise ConfigError("this model has no text encoder, so it cannot take a negative prompt")
+        chunks: list[Tensor] = []
+        with inference_precision(self.device):
+            for group in _groups(windows, self.window_batch):
+                chunks += self._sample_windows(group, source, noise, text, negative, chosen, cfg)
+            latents = crossfade([chunk.float() for chunk in chunks], windows, total)
+            mono = self.codec.decode(Latents(latents[None].to(self.device), self.codec.latent_rate))
+            stereo = self._render(mono, source, duration)
+            audio = self.vocoder.vocode(_float_mel(stereo)).samples[0].float().cpu()
+        length = round(duration * self.codec.sample_rate)
+        audio = F.pad(audio, (0, max(0, length - audio.shape[-1])))[..., :length]
+        return Generated(audio, self.codec.sample_rate)
+
+    def _source(self, video: str | Path | VideoFrames | None) -> VideoFrames | _VideoFile | None:
+        if video is None:
+            return None
+        if isinstance(video, VideoFrames):
+            return video
+        path = Path(video)
+        if not path.is_file():
+            raise MediaError(f"{path}: no such video file")
+        return _VideoFile(path)
+
+    def _sampler(self, sampler: Sampler | None, steps: int | None) -> Sampler:
+        chosen = copy.copy(sampler if sampler is not None else self.sampler)
+        if steps is not None:
+            if steps < 1:
+                raise ConfigError(f"steps must be at least 1, got {steps}")
+            chosen.steps = steps
+        return chosen
+
+    def _text(self, prompt: str | None) -> TextFeatures | None:
+        if not prompt or self.text_encoder is None:
+            return None
+        return self.text_encoder.encode([prompt])
+
+    def _frames(self, source, fps: float, size, window: Window) -> Tensor:
+        start = window.start / self.codec.latent_rate
+        count = max(1, round(window.frames / self.codec.latent_rate * fps))
+        return source.window(fps, size, start, count)
+
+    def _sample_windows(self, group, source, noise, text, negative, sampler, cfg) -> list[Tensor]:
+        """Sample a group of equally long windows in one batch; returns each window's latents (T, C)."""
+        rows = len(group)
+        visual = sync = None
+        if source is not None and self.visual_encoder is not None:
+            frames = torch.stack(
+                [self._frames(source, self.visual_encoder.fps, self.visual_size, w) for w in group]
+            )
+            visual = self.visual_encoder.encode(Video(frames.to(self.device), self.visual_encoder.fps))
+        if source is not None and self.sync_encoder is not None:
+            frames = torch.stack(
+                [self._frames(source, self.sync_encoder.fps, self.sync_size, w) for w in group]
+            )
+            sync = self.sync_encoder.encode(Video(frames.to(self.device), self.sync_encoder.fps))
+        conditions = Conditions(text=_repeat(text, rows), visual=visual, sync=sync)
+        start = torch.stack([noise[w.start : w.start + w.frames] for w in group]).to(self.device)
+
+        def net(x: Tensor, t: Tensor, given: Conditions) -> Tensor:
+            return self.denoiser(x, t, given, None).float()
+
+        velocity = guided_velocity(
+            net,
+            conditions,
+            self.cfg_scale if cfg is None else cfg,
+            self.text_cfg_scale,
+            negative_text=_repeat(negative, rows),
+        )
+        return list(sampler.sample(velocity, start).float().cpu())
+
+    def _render(self, mono: Mel, source, duration: float) -> Mel:
+        """Mono mel → stereo: the renderer with its own view of the video, else both channels the same."""
+        if self.renderer is None:
+            return Mel(mono.values.repeat(1, 2, 1, 1), mono.sample_rate, mono.frame_rate)
+        encoder = getattr(self.renderer, "visual_encoder", None)
+        features = None
+        if encoder is not None and source is not None:
+            count = max(1, round(duration * encoder.fps))
+            frames = source.window(encoder.fps, self.visual_size, 0.0, count)
+            features = encoder.encode(Video(frames[None].to(self.device), encoder.fps))
+        return self.renderer.render(_float_mel(mono), features)
+
+
+def _groups(windows: list[Window], size: int) -> Iterator[list[Window]]:
+    """Consecutive windows of equal length, at most ``size`` at a time."""
+    group: list[Window] = []
+    for window in windows:
+        if group and (len(group) == size or group[0].frames != window.frames):
+            yield group
+            group = []
+        group.append(window)
+    if group:
+        yield group
+
+
+def _repeat(features, rows: int):
+    if features is None:
+        return None
+    return type(features)(
+        **{
+            name: value.expand(rows, *value.shape[1:]) if isinstance(value, Tensor) else value
+            for name, value in vars(features).items()
+        }
+    )
+
+
+def _float_mel(mel: Mel) -> Mel:
+    return Mel(mel.values.float(), mel.sample_rate, mel.frame_rate)
