@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from tests.stage_checkpoints import fit_small_flow
 
 from foleyzoo.data.clips import ClipFormat
 from foleyzoo.data.synthfoley_datamodule import SYNTH_FPS, SynthFoleyClips
@@ -19,18 +18,6 @@ from foleyzoo.pipeline.pipeline import _groups
 from foleyzoo.pipeline.windows import Window, crossfade, plan_windows, shared_grid
 
 FRAMES_ONLY = ClipFormat(visual_fps=None, sync_fps=None, sample_rate=None)
-
-
-@pytest.fixture(scope="module")
-def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A bundle of kling-tiny fitted one step at small width, with the DualMono renderer."""
-    folder = tmp_path_factory.mktemp("small")
-    checkpoint = fit_small_flow(folder)
-    card = ModelCard(
-        name="small", architecture="MM-DiT", trained_on="SynthFoley", licence="MIT", scores={"f1": 0.5}
-    )
-    renderer = {"class_path": "foleyzoo.stereo.DualMono", "init_args": {}}
-    return export_bundle(checkpoint, folder / "bundle", card, renderer=renderer)
 
 
 def synth_video(seconds: float, seed: int = 7) -> VideoFrames:

@@ -28,6 +28,15 @@ FRONT_END_COMMANDS = {
         "foleyzoo.cli.extract:main",
         "compute frozen-encoder features once into a sharded feature cache",
     ),
+    "export": (
+        "foleyzoo.cli.export_cmd:main",
+        "write a bundle (config, safetensors, model card) from checkpoints",
+    ),
+    "generate": (
+        "foleyzoo.cli.generate_cmd:main",
+        "stereo Foley for videos with a bundle (.wav and muxed .mp4)",
+    ),
+    "models": ("foleyzoo.cli.models_cmd:main", "list the bundles in $FOLEYZOO_HOME"),
     "summarize": (
         "foleyzoo.cli.summarize:main",
         "parameters per component of a recipe's model, built on the meta device",
