@@ -86,7 +86,14 @@ def fit_small_flow(folder: Path) -> Path:
 
     from foleyzoo.cli.main import run
 
-    write_checkpoint(TINY_CODEC, folder / "runs/melvae-tiny-16k/checkpoints/last.ckpt", seed=1)
+    codec = {  # with an optimizer callable, as `foleyzoo fit` stores one
+        "class_path": TINY_CODEC["class_path"],
+        "init_args": {
+            **TINY_CODEC["init_args"],
+            "optimizer": {"class_path": "torch.optim.AdamW", "init_args": {"lr": 0.01}},
+        },
+    }
+    write_checkpoint(codec, folder / "runs/melvae-tiny-16k/checkpoints/last.ckpt", seed=1)
     write_checkpoint(TINY_SYNC, folder / "runs/sync-tiny/checkpoints/last.ckpt", seed=2)
     write_checkpoint(TINY_CONTRASTIVE, folder / "runs/av-contrastive-tiny/checkpoints/last.ckpt", seed=3)
     previous = Path.cwd()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -58,3 +59,17 @@ def test_a_checkpoint_without_the_wanted_part_is_refused_by_name(tmp_path: Path)
         component_from(path, AudioCodec, attribute="optimizer_factory")
     with pytest.raises(ConfigError, match=r"missing\.ckpt: checkpoint file not found"):
         SyncEncoderFromCheckpoint(str(tmp_path / "missing.ckpt"))
+
+
+def test_an_architecture_with_optimizer_callables_rebuilds_from_its_stored_text(tmp_path: Path) -> None:
+    """Stored as JSON text, the part's config passes through the CLI's parser unchanged and rebuilds the part."""
+    optimizer = {"class_path": "torch.optim.AdamW", "init_args": {"lr": 0.01}}
+    config = {
+        "class_path": TINY_CODEC["class_path"],
+        "init_args": {**TINY_CODEC["init_args"], "optimizer": optimizer},
+    }
+    path, module = write_checkpoint(config, tmp_path / "codec.ckpt")
+    architecture = CodecFromCheckpoint(str(path)).portable_init_args()["architecture"]
+    assert json.loads(architecture)["init_args"]["optimizer"] == optimizer
+    rebuilt = CodecFromCheckpoint("gone.ckpt", architecture=architecture)
+    assert rebuilt.latent_dim == module.latent_dim and type(rebuilt.module) is type(module)

@@ -7,6 +7,7 @@ reads a bare weights file (safetensors or torch) the same safe way for every loa
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -113,7 +114,7 @@ def load_module_and_config(
 
     checkpoint = read_checkpoint(path)
     config = stored_module_config(checkpoint, str(path))
-    module = instantiate_from_config(config, LightningModule, source=str(path))
+    module = instantiate_from_config(copy.deepcopy(config), LightningModule, source=str(path))  # kept plain
     problem = state_dict_mismatch(module.state_dict(), checkpoint["state_dict"])
     if problem:
         raise ConfigError(f"{path}: the weights do not fit {config['class_path']}: {problem}")

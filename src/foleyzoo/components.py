@@ -6,14 +6,14 @@ checkpoint is read safely (:func:`foleyzoo.checkpoints.load_module`), the compon
 module itself, or its one child of the wanted interface) and every call is passed on to it.
 
 A checkpoint of the model that uses them must load without those files (in another folder, on another
-machine): :func:`store_architectures` writes each wrapper's ``architecture`` (the component's own config)
-into the saved hyper-parameters, and a wrapper given an ``architecture`` builds the component from it
+machine): :func:`store_architectures` writes each wrapper's ``architecture`` (the component's own config,
+as JSON text so that config parsers store it verbatim) into the saved hyper-parameters, and a wrapper given an ``architecture`` builds the component from it
 instead of reading the file; the enclosing checkpoint's state dict then restores its weights.
 """
 
 from __future__ import annotations
 
-import copy
+import json
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -76,6 +76,27 @@ def _component_config(config: dict[str, Any], name: str | None) -> tuple[dict[st
     return config, name
 
 
+def _plain(value: Any) -> Any:
+    """A config with jsonargparse Namespaces (optimizer callables and the like) turned into plain dicts."""
+    if hasattr(value, "as_dict") and callable(value.as_dict):
+        return _plain(value.as_dict())
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(item) for item in value)
+    return value
+
+
+def _parse_architecture(text: str, checkpoint: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"the architecture stored for {checkpoint} is not JSON ({exc})") from exc
+    if not isinstance(value, dict) or "class_path" not in value:
+        raise ConfigError(f"the architecture stored for {checkpoint} is not a class_path config")
+    return value
+
+
 def _frozen(module: Component) -> Component:
     module.requires_grad_(False)
     return module.eval()
@@ -87,19 +108,22 @@ class ComponentFromCheckpoint(nn.Module):
     interface: type[nn.Module] = nn.Module
 
     def __init__(
-        self, checkpoint: str, attribute: str | None = None, architecture: dict[str, Any] | None = None
+        self, checkpoint: str, attribute: str | None = None, architecture: str | dict[str, Any] | None = None
     ) -> None:
         super().__init__()
         self.checkpoint = checkpoint
+        if isinstance(architecture, str):
+            architecture = _parse_architecture(architecture, checkpoint)
         if architecture is not None:
             source = f"the architecture stored for {checkpoint}"
             built = instantiate_from_config(architecture, nn.Module, source=source)
             component = _locate(built, self.interface, attribute, source)[1]
-            self.architecture, self.architecture_attribute = architecture, attribute
+            self.architecture, self.architecture_attribute = _plain(architecture), attribute
         else:
             loaded, config = load_module_and_config(checkpoint)
             name, component = _locate(loaded, self.interface, attribute, str(checkpoint))
-            self.architecture, self.architecture_attribute = _component_config(config, name)
+            own, self.architecture_attribute = _component_config(config, name)
+            self.architecture = _plain(own)
         self.module = _frozen(component)
 
     def portable_init_args(self) -> dict[str, Any]:
@@ -107,7 +131,7 @@ class ComponentFromCheckpoint(nn.Module):
         return {
             "checkpoint": self.checkpoint,
             "attribute": self.architecture_attribute,
-            "architecture": copy.deepcopy(self.architecture),
+            "architecture": json.dumps(self.architecture),  # text: config parsers must not rewrite it
         }
 
 
@@ -130,7 +154,7 @@ class CodecFromCheckpoint(ComponentFromCheckpoint, AudioCodec):
     interface = AudioCodec
 
     def __init__(
-        self, checkpoint: str, attribute: str | None = None, architecture: dict[str, Any] | None = None
+        self, checkpoint: str, attribute: str | None = None, architecture: str | None = None
     ) -> None:
         super().__init__(checkpoint, attribute, architecture)
 
@@ -159,7 +183,7 @@ class SyncEncoderFromCheckpoint(ComponentFromCheckpoint, SyncEncoder):
     interface = SyncEncoder
 
     def __init__(
-        self, checkpoint: str, attribute: str | None = None, architecture: dict[str, Any] | None = None
+        self, checkpoint: str, attribute: str | None = None, architecture: str | None = None
     ) -> None:
         super().__init__(checkpoint, attribute, architecture)
 
@@ -185,7 +209,7 @@ class VisualEncoderFromCheckpoint(ComponentFromCheckpoint, VisualEncoder):
     interface = VisualEncoder
 
     def __init__(
-        self, checkpoint: str, attribute: str | None = None, architecture: dict[str, Any] | None = None
+        self, checkpoint: str, attribute: str | None = None, architecture: str | None = None
     ) -> None:
         super().__init__(checkpoint, attribute, architecture)
 
