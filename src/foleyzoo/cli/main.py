@@ -28,6 +28,10 @@ FRONT_END_COMMANDS = {
         "foleyzoo.cli.extract:main",
         "compute frozen-encoder features once into a sharded feature cache",
     ),
+    "eval": (
+        "foleyzoo.cli.eval_cmd:main",
+        "score generated audio against references (FD, KL, IS, AV alignment, DeSync, CLAP, SynthFoley)",
+    ),
     "export": (
         "foleyzoo.cli.export_cmd:main",
         "write a bundle (config, safetensors, model card) from checkpoints",
@@ -37,6 +41,10 @@ FRONT_END_COMMANDS = {
         "stereo Foley for videos with a bundle (.wav and muxed .mp4)",
     ),
     "models": ("foleyzoo.cli.models_cmd:main", "list the bundles in $FOLEYZOO_HOME"),
+    "quickstart": (
+        "foleyzoo.cli.quickstart_cmd:main",
+        "train every tiny stage, export the bundle, generate for held-out clips and score (≈ 35 min on a CPU)",
+    ),
     "summarize": (
         "foleyzoo.cli.summarize:main",
         "parameters per component of a recipe's model, built on the meta device",

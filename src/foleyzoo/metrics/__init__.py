@@ -1,0 +1,19 @@
+"""The evaluation metrics of video-to-audio generation as torchmetrics metrics, after av-benchmark's conventions."""
+
+from __future__ import annotations
+
+from foleyzoo.metrics.classifier import InceptionScore, KLDivergence
+from foleyzoo.metrics.desync import DeSync
+from foleyzoo.metrics.frechet import FrechetDistance
+from foleyzoo.metrics.similarity import AVAlignment, TextAudioScore
+from foleyzoo.metrics.synthfoley import SynthFoleyScores
+
+__all__ = [
+    "AVAlignment",
+    "DeSync",
+    "FrechetDistance",
+    "InceptionScore",
+    "KLDivergence",
+    "SynthFoleyScores",
+    "TextAudioScore",
+]

@@ -1,0 +1,89 @@
+"""Fréchet distance between two sets of embeddings: the FD/FAD of av-benchmark, for any embedder."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torchmetrics import Metric
+from torchmetrics.utilities import dim_zero_cat
+
+__all__ = ["FrechetDistance", "frechet_distance", "gaussian_statistics", "psd_sqrt", "trace_sqrt_product"]
+
+
+def psd_sqrt(matrix: Tensor) -> Tensor:
+    """The symmetric square root of a symmetric positive semi-definite matrix, by eigen-decomposition.
+
+    Negative eigenvalues (round-off of a singular matrix) are clamped to 0, so the result is always real.
+    """
+    matrix = 0.5 * (matrix + matrix.T)
+    values, vectors = torch.linalg.eigh(matrix)
+    return (vectors * values.clamp_min(0).sqrt()) @ vectors.T
+
+
+def trace_sqrt_product(sigma_1: Tensor, sigma_2: Tensor) -> Tensor:
+    """tr √(Σ₁ Σ₂) for PSD Σ₁, Σ₂, as tr √(√Σ₁ Σ₂ √Σ₁): a symmetric PSD product, so eigenvalues are real.
+
+    Σ₁ Σ₂ is similar to √Σ₁ Σ₂ √Σ₁, so both have the same (non-negative) eigenvalues; unlike a general
+    matrix square root (``scipy.linalg.sqrtm``) this never returns complex parts for singular covariances.
+    """
+    root = psd_sqrt(sigma_1)
+    product = root @ sigma_2 @ root
+    return torch.linalg.eigvalsh(0.5 * (product + product.T)).clamp_min(0).sqrt().sum()
+
+
+def frechet_distance(mu_1: Tensor, sigma_1: Tensor, mu_2: Tensor, sigma_2: Tensor) -> Tensor:
+    """‖μ₁ − μ₂‖² + tr(Σ₁ + Σ₂ − 2 √(Σ₁ Σ₂)) in float64 (≥ 0): the squared 2-Wasserstein distance of two Gaussians."""
+    mu_1, mu_2, sigma_1, sigma_2 = (x.double() for x in (mu_1, mu_2, sigma_1, sigma_2))
+    mean_term = (mu_1 - mu_2).square().sum()
+    distance = mean_term + sigma_1.trace() + sigma_2.trace() - 2 * trace_sqrt_product(sigma_1, sigma_2)
+    return distance.clamp_min(0.0)  # a distance: round-off must not make it negative
+
+
+def gaussian_statistics(features: Tensor) -> tuple[Tensor, Tensor]:
+    """Mean (D,) and unbiased covariance (D, D) of features (N, D) in float64, as ``numpy.cov`` computes it."""
+    features = features.double()
+    if features.shape[0] < 2:
+        raise ValueError(f"a covariance needs at least 2 embeddings, got {features.shape[0]}")
+    mean = features.mean(dim=0)
+    centred = features - mean
+    return mean, centred.T @ centred / (features.shape[0] - 1)
+
+
+class FrechetDistance(Metric):
+    """FD between generated and reference embeddings (lower is better; 0 for identical distributions).
+
+    ``update(generated=..., reference=...)`` takes (N, D) embeddings, or (B, K, D) which count as B·K
+    embeddings (VGGish gives one embedding per 0.96 s; av-benchmark pools them all). The two sets need
+    not be paired or of the same size. Statistics are computed in float64 with the unbiased covariance,
+    as av-benchmark's ``compute_fd`` does.
+    """
+
+    higher_is_better = False
+    full_state_update = False
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.add_state("generated", default=[], dist_reduce_fx="cat")
+        self.add_state("reference", default=[], dist_reduce_fx="cat")
+
+    def update(self, generated: Tensor | None = None, reference: Tensor | None = None) -> None:
+        for name, features in (("generated", generated), ("reference", reference)):
+            if features is None:
+                continue
+            if features.dim() == 3:
+                features = features.flatten(0, 1)
+            if features.dim() != 2:
+                raise ValueError(
+                    f"{name} embeddings must be (N, D) or (B, K, D), got {tuple(features.shape)}"
+                )
+            getattr(self, name).append(features.detach().double())
+
+    def compute(self) -> Tensor:
+        if not self.generated or not self.reference:
+            raise ValueError("FrechetDistance needs generated and reference embeddings before compute()")
+        generated, reference = dim_zero_cat(self.generated), dim_zero_cat(self.reference)
+        if generated.shape[1] != reference.shape[1]:
+            raise ValueError(
+                f"generated embeddings have {generated.shape[1]} dimensions, reference ones {reference.shape[1]}"
+            )
+        return frechet_distance(*gaussian_statistics(generated), *gaussian_statistics(reference))

@@ -1,0 +1,170 @@
+"""``foleyzoo eval`` on SynthFoley files: pairing by stem, manifests, the JSON record, and clear errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from tests.stage_checkpoints import TINY_CONTRASTIVE, TINY_SYNC, write_checkpoint
+
+from foleyzoo.cli import eval_cmd
+from foleyzoo.data.media import write_wav
+from foleyzoo.data.synthfoley.generator import generate_clip, write_clip
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("eval")
+    videos, reference, generated = root / "videos", root / "reference", root / "generated"
+    for folder in (reference, generated):
+        folder.mkdir()
+    for index in range(4):
+        clip = generate_clip((2024, index))
+        stem = f"clip_{index:05d}"
+        write_clip(videos, stem, clip)
+        write_wav(reference / f"{stem}.wav", clip.audio, 16000)
+        write_wav(generated / f"{stem}.wav", clip.audio, 16000)
+    write_wav(generated / "stray.wav", generate_clip(99).audio, 16000)  # no reference: unpaired
+    contrastive, _ = write_checkpoint(TINY_CONTRASTIVE, root / "avc.ckpt")
+    sync, _ = write_checkpoint(TINY_SYNC, root / "sync.ckpt")
+    return {
+        "root": root,
+        "videos": videos,
+        "reference": reference,
+        "generated": generated,
+        "avc": contrastive,
+        "sync": sync,
+    }
+
+
+def run(capsys, *argv) -> tuple[int, str, str]:
+    code = eval_cmd.main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_identical_audio_scores_perfectly_and_the_json_records_every_setting(clips, capsys):
+    out = clips["root"] / "result.json"
+    code, printed, _ = run(
+        capsys, "--generated", clips["generated"], "--reference", clips["reference"], "--videos", clips["videos"],
+        "--embedders", f"contrastive={clips['avc']}", f"sync={clips['sync']}",
+        "--metrics", "fd", "av-align", "desync", "synthfoley", "--duration", "4", "--json", out,
+    )  # fmt: skip
+    assert code == 0
+    record = json.loads(out.read_text())
+    results = record["results"]
+    assert record["pairs"] == 4 and record["unpaired"] == {"generated_only": ["stray"], "reference_only": []}
+    assert results["FD-AVContrastive"] == pytest.approx(0.0, abs=1e-6)  # the same clips as the reference
+    assert -1.0 <= results["AV-Align-AVContrastive"] <= 1.0 and results["DeSync-SyncPretraining"] >= 0.0
+    assert results["SynthFoley-f1"] > 0.9  # the reference itself places its onsets
+    settings = record["settings"]
+    assert (
+        settings["audio"]["duration_s"] == 4.0
+        and settings["audio"]["network_sample_rates"]["contrastive"] == 16000
+    )
+    assert settings["networks"]["contrastive"]["path"] == str(clips["avc"].resolve())
+    assert len(settings["networks"]["sync"]["sha256"]) == 64
+    assert (
+        record["directions"]["FD-AVContrastive"] == "lower"
+        and record["directions"]["SynthFoley-f1"] == "higher"
+    )
+    assert "| FD-AVContrastive |" in printed and "unpaired" in printed and "stray" in printed
+
+
+def test_the_videos_soundtracks_and_manifests_stand_in_for_folders(clips, capsys):
+    manifest = clips["root"] / "reference.csv"
+    manifest.write_text("id,caption,path\n" + "".join(
+        f"clip_{i:05d},a sound,{clips['reference'] / f'clip_{i:05d}.wav'}\n" for i in (0, 2)
+    ))  # fmt: skip
+    out = clips["root"] / "manifest.json"
+    code, _, err = run(
+        capsys, "--generated", clips["generated"], "--reference", manifest, "--embedders", f"contrastive={clips['avc']}",
+        "--metrics", "fd", "--duration", "4", "--json", out,
+    )  # fmt: skip
+    assert code == 0, err
+    assert json.loads(out.read_text())["pairs"] == 2
+    # no --reference: the videos' own (AAC) soundtracks are the reference
+    code, _, err = run(
+        capsys, "--generated", clips["generated"], "--videos", clips["videos"], "--embedders", f"contrastive={clips['avc']}",
+        "--metrics", "fd", "--duration", "4", "--json", out,
+    )  # fmt: skip
+    assert code == 0, err
+    record = json.loads(out.read_text())
+    assert record["pairs"] == 4 and 0.0 < record["results"]["FD-AVContrastive"] < 1.0
+
+
+def test_vggsound_rows_become_ids(tmp_path):
+    vggsound = tmp_path / "vggsound.csv"
+    vggsound.write_text("---g-f_I2yQ,1,people marching,test\n--0PQM4-hqg,30,waterfall burbling,train\n")
+    rows = eval_cmd.read_manifest(vggsound)
+    assert [(row.id, row.caption) for row in rows] == [("---g-f_I2yQ_000001", "people marching")]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a;b;c\n")
+    with pytest.raises(eval_cmd.ConfigError, match="not a manifest"):
+        eval_cmd.read_manifest(bad)
+
+
+def test_bad_inputs_exit_non_zero_with_one_line_naming_the_problem(clips, capsys, tmp_path):
+    absent = tmp_path / "absent"
+    code, _, err = run(
+        capsys,
+        "--generated",
+        absent,
+        "--reference",
+        clips["reference"],
+        "--embedders",
+        f"contrastive={clips['avc']}",
+    )
+    assert code == 2 and str(absent) in err and "not found" in err and "Traceback" not in err
+    code, _, err = run(
+        capsys, "--generated", clips["generated"], "--reference", clips["reference"], "--metrics", "kl"
+    )
+    assert code == 2 and "PANNs" in err
+    code, _, err = run(
+        capsys,
+        "--generated",
+        clips["generated"],
+        "--reference",
+        clips["reference"],
+        "--embedders",
+        "fad=x.pth",
+    )
+    assert code == 2 and "unknown network 'fad'" in err
+    broken = tmp_path / "broken.pth"
+    broken.write_bytes(b"garbage")
+    code, _, err = run(
+        capsys,
+        "--generated",
+        clips["generated"],
+        "--reference",
+        clips["reference"],
+        "--embedders",
+        f"panns={broken}",
+    )
+    assert code == 2 and str(broken) in err and "not a readable checkpoint" in err
+    empty = tmp_path / "other"
+    empty.mkdir()
+    write_wav(empty / "unrelated.wav", generate_clip(5).audio, 16000)
+    code, _, err = run(
+        capsys,
+        "--generated",
+        empty,
+        "--reference",
+        clips["reference"],
+        "--embedders",
+        f"contrastive={clips['avc']}",
+    )
+    assert code == 2 and "no generated file shares a stem" in err
+    code, _, err = run(
+        capsys,
+        "--generated",
+        clips["generated"],
+        "--reference",
+        clips["reference"],
+        "--embedders",
+        f"sync={clips['sync']}",
+        "--metrics",
+        "desync",
+    )
+    assert code == 2 and "--videos" in err
