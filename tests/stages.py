@@ -25,6 +25,7 @@ STAGES = {
         "recipes/kling-tiny.yaml+benchmarks/configs/kling-tiny-no-sync.yaml",
         "runs/kling-tiny-nosync",
     ),
+    "stereo": ("recipes/stereo/mono2stereo-tiny.yaml", "runs/mono2stereo-tiny"),
 }
 """Stage name → (recipe files from the repository root, ``+`` between layered ones; the run folder)."""
 
