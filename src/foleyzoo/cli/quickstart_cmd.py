@@ -1,0 +1,50 @@
+"""``foleyzoo quickstart``: train every tiny stage, export the bundle, generate for held-out clips, score."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from foleyzoo.errors import FoleyzooError
+
+__all__ = ["main"]
+
+TARGETS = {  # the quickstart's targets on held-out SynthFoley (docs/results.md)
+    "onset_f1": ("≥ 0.85", lambda v: v >= 0.85),
+    "median_offset_ms": ("≤ 25", lambda v: v <= 25),
+    "class_accuracy": ("≥ 0.85", lambda v: v >= 0.85),
+    "pan_error": ("≤ 0.10", lambda v: v <= 0.10),
+    "silent_false_alarm_rate": ("≤ 0.10", lambda v: v <= 0.10),
+}
+
+
+def main(argv: list[str]) -> int:
+    """0 when every stage ran and the clips were scored (whether or not the targets are met); 2 on an error."""
+    from rich.table import Table
+
+    from foleyzoo.cli.output import console
+    from foleyzoo.quickstart import SCORES_FILE, run_quickstart
+
+    parser = argparse.ArgumentParser(prog="foleyzoo quickstart", description=__doc__)
+    parser.add_argument(
+        "--smoke", action="store_true", help="a few steps per stage: checks that everything runs"
+    )
+    parser.add_argument("--clips", type=int, default=32, help="held-out clips to generate and score")
+    parser.add_argument("--seed", type=int, default=2024, help="the held-out clips' SynthFoley seed")
+    args = parser.parse_args(argv)
+    try:
+        result = run_quickstart(smoke=args.smoke, clips=args.clips, seed=args.seed)
+    except FoleyzooError as exc:
+        print(f"foleyzoo quickstart: error: {exc}", file=sys.stderr)
+        return 2
+    table = Table(
+        "score", "value", "target", "met", title=f"{result['clips']} held-out SynthFoley clips, stereo"
+    )
+    for name, value in result["scores"].items():
+        target, met = TARGETS[name]
+        table.add_row(name, f"{value:.3f}", target, "yes" if met(value) else "no")
+    console().print(table)
+    print(
+        f"scores: {SCORES_FILE}; bundle: runs/quickstart/pipeline (try `foleyzoo generate --model runs/quickstart/pipeline …`)"
+    )
+    return 0
