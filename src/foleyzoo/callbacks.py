@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch.utilities import rank_zero_warn
 
-__all__ = ["TorchThreads"]
+from foleyzoo.errors import FoleyzooError
+
+__all__ = ["NonFiniteGuard", "NonFiniteLossError", "TorchThreads"]
 
 
 class TorchThreads(Callback):
@@ -31,3 +36,89 @@ class TorchThreads(Callback):
         if self._previous is not None:
             torch.set_num_threads(self._previous)
             self._previous = None
+
+
+class NonFiniteLossError(FoleyzooError):
+    """Training met more non-finite losses or gradients in a row than it was told to tolerate."""
+
+
+class NonFiniteGuard(Callback):
+    """Skips an optimizer step whose loss or gradients are not finite, counts it, and stops the run
+    with a message naming where it happened after ``max_consecutive`` such steps in a row.
+
+    A skipped step leaves the weights and the optimizer's state untouched: the gradients are set to
+    ``None``, which PyTorch's optimizers read as "no update for this parameter"; the step still counts
+    in ``global_step``. Under fp16 loss scaling only non-finite losses count: the gradient scaler skips
+    overflowing steps itself. ``foleyzoo fit`` adds the guard unless a recipe configures one itself.
+    """
+
+    def __init__(self, max_consecutive: int = 5) -> None:
+        super().__init__()
+        if max_consecutive < 1:
+            raise ValueError(f"max_consecutive must be >= 1, got {max_consecutive}")
+        self.max_consecutive = max_consecutive
+        self.skipped = 0
+        self.consecutive = 0
+        self._loss_finite = True
+        self._last_loss = float("nan")
+
+    def on_before_backward(self, trainer: Trainer, pl_module: LightningModule, loss: torch.Tensor) -> None:
+        finite = bool(torch.isfinite(loss.detach()).all())
+        self._loss_finite = self._loss_finite and finite
+        if not finite:
+            self._last_loss = float(loss.detach().float().mean())
+
+    def on_before_optimizer_step(
+        self, trainer: Trainer, pl_module: LightningModule, optimizer: torch.optim.Optimizer
+    ) -> None:
+        loss_finite, self._loss_finite = self._loss_finite, True
+        scaled = getattr(trainer.precision_plugin, "scaler", None) is not None
+        # under fp16 loss scaling, overflowing gradients are routine: the scaler skips those steps itself
+        bad_parameter = None if scaled else first_non_finite_gradient(pl_module, optimizer)
+        if loss_finite and bad_parameter is None:
+            self.consecutive = 0
+            return
+        if not scaled:
+            optimizer.zero_grad(set_to_none=True)
+        self.skipped += 1
+        self.consecutive += 1
+        where = (
+            f"epoch {trainer.current_epoch}, global step {trainer.global_step}, "
+            f"batch {trainer.fit_loop.epoch_loop.batch_idx}"
+        )
+        problem = f"loss {self._last_loss}" if not loss_finite else f"gradient of {bad_parameter}"
+        rank_zero_warn(f"skipped an optimizer step at {where}: non-finite {problem}")
+        if self.consecutive >= self.max_consecutive:
+            raise NonFiniteLossError(
+                f"training stopped: {self.consecutive} optimizer steps in a row had a non-finite loss or "
+                f"gradient (the last at {where}: non-finite {problem}); {self.skipped} skipped in all. "
+                "Lower the learning rate, clip gradients or check the data of these batches."
+            )
+
+    def on_train_batch_end(
+        self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        pl_module.log("train/skipped_nonfinite", float(self.skipped), on_step=True, on_epoch=False)
+
+    def state_dict(self) -> dict[str, int]:
+        return {"skipped": self.skipped, "consecutive": self.consecutive}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.skipped = int(state_dict.get("skipped", 0))
+        self.consecutive = int(state_dict.get("consecutive", 0))
+
+
+def first_non_finite_gradient(pl_module: LightningModule, optimizer: torch.optim.Optimizer) -> str | None:
+    """The name of the first parameter of ``optimizer`` whose gradient holds a NaN or Inf, else ``None``.
+
+    One device-to-host sync in the common all-finite case, however many parameters there are.
+    """
+    parameters = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+    if not parameters:
+        return None
+    flags = torch.stack([torch.isfinite(p.grad).all() for p in parameters])
+    if bool(flags.all()):
+        return None
+    bad = parameters[int((~flags).nonzero()[0])]
+    names = {id(parameter): name for name, parameter in pl_module.named_parameters()}
+    return names.get(id(bad), f"a parameter of shape {tuple(bad.shape)}")

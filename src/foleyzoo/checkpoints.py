@@ -141,3 +141,17 @@ def state_dict_mismatch(expected: dict[str, Any], stored: dict[str, Any], limit:
         if items
     ]
     return "; ".join(parts)
+
+
+def check_resumable(path: str | Path, model: torch.nn.Module) -> None:
+    """Refuse, naming the file and the mismatched parameters, to resume ``model`` from a checkpoint of
+    another model (Lightning would fail deep inside ``load_state_dict``). A distributed checkpoint (a
+    folder of shards) is left to the strategy that wrote it."""
+    path = Path(path)
+    if path.is_dir():
+        return
+    problem = state_dict_mismatch(model.state_dict(), read_checkpoint(path)["state_dict"])
+    if problem:
+        raise ConfigError(
+            f"{path}: this checkpoint is not of the model the recipe builds ({type(model).__name__}): {problem}"
+        )

@@ -275,3 +275,12 @@ def test_ema_warms_up_then_keeps_its_decay() -> None:
     # first update: rate (1 + 0) / 10 = 0.1, so the average is mostly the new weights
     assert average(old, new, 0).item() == pytest.approx(0.9)
     assert average(old, new, 10_000).item() == pytest.approx(0.001)
+
+
+def test_a_clip_without_a_caption_trains_with_the_null_text() -> None:
+    model = tiny_model()
+    clips = batch(clips=2)
+    clips["captions"] = ["a wooden knock", ""]
+    clips["has_caption"] = torch.tensor([True, False])
+    text = encode_conditions(clips, model.text_encoder, None, None, enabled=("text",)).text
+    assert text.mask[0].any() and not text.mask[1].any()  # row 2 is absent, as under condition dropout

@@ -3,28 +3,52 @@
 Subclass mode for model and data (any registered LightningModule / LightningDataModule by short name),
 ``auto_configure_optimizers`` off (modules own their optimizer callables: a GAN codec needs two), a
 config saved beside each run that never aborts a second run in the same folder, and ``--ckpt_path``
-hyper-parameters checked against the class allowlist before anything in them is imported.
+hyper-parameters checked against the class allowlist before anything in them is imported. Before
+parsing, every class a command line names is checked: a broken plugin, a missing plugin package or an
+unknown ``class_path`` (with the close matches among registered plugins) is one clear error naming the
+file and key.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import os
+import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 import yaml
-from lightning.pytorch import LightningDataModule, LightningModule, Trainer
+from lightning.fabric.plugins import CheckpointIO
+from lightning.pytorch import Callback, LightningDataModule, LightningModule, Trainer
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
+from lightning.pytorch.strategies import Strategy
 
-from foleyzoo.errors import ConfigError, PluginError
+from foleyzoo.atomic_io import AtomicCheckpointIO
+from foleyzoo.callbacks import NonFiniteGuard
+from foleyzoo.checkpoints import check_resumable
+from foleyzoo.errors import ConfigError, FoleyzooError, PluginError
 from foleyzoo.plugins.allowlist import check_config_allowed, iter_class_paths
 from foleyzoo.plugins.records import PluginStatus
 from foleyzoo.plugins.registry import PluginRegistry, describe_unusable, load_plugins
 
 CONFIG_FLAGS = ("--config", "-c")
+
+CLASS_OPTIONS = (
+    "--model",
+    "--data",
+    "--trainer.logger",
+    "--trainer.callbacks",
+    "--optimizer",
+    "--lr_scheduler",
+)
+"""Command-line options whose value is a class (a name or a dotted path), besides ``--*.class_path``."""
+
+_CLASS_NAME = re.compile(r"^(?:[A-Za-z_]\w*\.)*[A-Z]\w*$")
+"""A short class name (``EulerSampler``) or a dotted path ending in one (``foleyzoo.samplers.ode.EulerSampler``)."""
 
 
 class RunConfigCallback(SaveConfigCallback):
@@ -68,6 +92,7 @@ class FoleyCLI(LightningCLI):
         registry = load_plugins()
         if args is not None and not isinstance(args, dict):
             check_named_plugins(list(args), registry)
+            check_known_classes(list(args), registry)
         kwargs.setdefault("save_config_callback", RunConfigCallback)
         if args is not None and list(args) == sys.argv[1:]:
             args = None  # the console script: let LightningCLI read sys.argv itself
@@ -82,6 +107,18 @@ class FoleyCLI(LightningCLI):
             **kwargs,
         )
 
+    def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[Callback]) -> Trainer:
+        """The trainer, with foleyzoo's safety defaults where the recipe names none of its own."""
+        config = with_safety_defaults(config)
+        return super()._instantiate_trainer(config, callbacks)
+
+    def _run_subcommand(self, subcommand: str) -> None:
+        """Refuse a ``--ckpt_path`` of another model, naming its mismatched parameters, then run."""
+        ckpt_path = self.config_init[subcommand].get("ckpt_path")
+        if ckpt_path and Path(ckpt_path).exists():
+            check_resumable(ckpt_path, self.model)
+        super()._run_subcommand(subcommand)
+
     def _parse_ckpt_path(self) -> None:
         """Refuse a checkpoint whose stored config names classes outside the allowlist, then resume as usual."""
         subcommand = self.config.get("subcommand")
@@ -95,6 +132,26 @@ class FoleyCLI(LightningCLI):
                 ) from exc
             check_config_allowed(checkpoint.get("hyper_parameters") or {}, source=str(ckpt_path))
         super()._parse_ckpt_path()
+
+
+def with_safety_defaults(config: dict[str, Any]) -> dict[str, Any]:
+    """Trainer arguments with an atomic checkpoint writer and a :class:`NonFiniteGuard` added, unless
+    the recipe already chose a checkpoint plugin or configured a guard (a strategy object that carries
+    its own checkpoint writer, as FSDP's does, is left alone)."""
+    config = dict(config)
+    plugins = config.get("plugins") or []
+    plugins = list(plugins) if isinstance(plugins, (list, tuple)) else [plugins]
+    strategy = config.get("strategy")
+    owns_io = isinstance(strategy, Strategy) and getattr(strategy, "_checkpoint_io", None) is not None
+    if not owns_io and not any(isinstance(plugin, CheckpointIO) for plugin in plugins):
+        plugins.append(AtomicCheckpointIO())
+    config["plugins"] = plugins or None
+    callbacks = config.get("callbacks") or []
+    callbacks = list(callbacks) if isinstance(callbacks, (list, tuple)) else [callbacks]
+    if not any(isinstance(callback, NonFiniteGuard) for callback in callbacks):
+        callbacks.append(NonFiniteGuard())
+    config["callbacks"] = callbacks
+    return config
 
 
 def read_yaml(path: str | Path) -> Any:
@@ -145,6 +202,126 @@ def check_named_plugins(args: Sequence[str], registry: PluginRegistry) -> None:
         blocking = [r for r in records if not (r.status is PluginStatus.CONFLICT and "." in name)]
         if blocking:
             raise PluginError(f"{where} names {name!r}, but {describe_unusable(blocking)}")
+
+
+def loaded_class_names() -> set[str]:
+    """The names of every class loaded in this process (all subclasses of ``object``, recursively).
+
+    jsonargparse resolves a short ``class_path`` among the loaded subclasses of the type it expects, so a
+    short name outside this set cannot be resolved by it either (Lightning's loggers, callbacks and
+    torch's optimizers are loaded with Lightning, before any config is read).
+    """
+    names: set[str] = set()
+    seen: set[int] = set()
+    stack: list[type] = [object]
+    while stack:
+        cls = stack.pop()
+        try:
+            subclasses = type.__subclasses__(cls)
+        except TypeError:  # a metaclass
+            subclasses = cls.__subclasses__()
+        for sub in subclasses:
+            if id(sub) not in seen:
+                seen.add(id(sub))
+                names.add(sub.__name__)
+                stack.append(sub)
+    return names
+
+
+def _import_problem(class_path: str) -> tuple[type[FoleyzooError], str] | None:
+    """Why a dotted ``class_path`` cannot be imported (its package is not installed, or has no such
+    class), or None when it can, or when importing fails for another reason that jsonargparse reports."""
+    parts = class_path.split(".")
+    try:
+        spec = importlib.util.find_spec(parts[0])
+    except (ImportError, ValueError):  # an empty or malformed top-level name
+        spec = None
+    if spec is None:
+        return PluginError, (
+            f"no installed package provides the module {parts[0]!r} (is the plugin that ships it installed?)"
+        )
+    for cut in range(len(parts) - 1, 0, -1):
+        module_name = ".".join(parts[:cut])
+        try:
+            obj: object = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                continue  # not a module: the name goes on inside a shorter one
+            return None
+        except Exception:  # a module that fails to import: jsonargparse shows its error
+            return None
+        for attr in parts[cut:]:
+            if not hasattr(obj, attr):
+                return ConfigError, f"the module {module_name!r} has no {'.'.join(parts[cut:])!r}"
+            obj = getattr(obj, attr)
+        return None
+    return ConfigError, f"{class_path!r} is not an importable class path"
+
+
+def unknown_class_problem(
+    name: str, registry: PluginRegistry, loaded: set[str]
+) -> tuple[type[FoleyzooError], str] | None:
+    """Why ``name`` (a config's class_path) names no class jsonargparse could build, or None if it can."""
+    if registry.find(name):
+        return None  # a plugin, usable or not (check_named_plugins explains an unusable one)
+    if "." in name:
+        return _import_problem(name)
+    if name in loaded:
+        return None
+    return ConfigError, "it is neither a registered plugin nor a loaded class"
+
+
+def did_you_mean(name: str, registry: PluginRegistry) -> str:
+    """The close matches among registered plugins, as one sentence for an error message."""
+    groups: dict[tuple[str, str], list[str]] = {}  # one entry a class, whatever groups register it
+    for record in registry.close_matches(name):
+        groups.setdefault((record.name, record.class_path), []).append(record.group)
+    if not groups:
+        return "No registered plugin has a similar name; `foleyzoo plugins` lists them all."
+    listing = ", ".join(f"{short} ({path}, {', '.join(where)})" for (short, path), where in groups.items())
+    return f"Did you mean {listing}? `foleyzoo plugins` lists every registered plugin."
+
+
+def class_options(args: Sequence[str]) -> Iterator[tuple[str, str]]:
+    """(option, value) for the command-line options that may name a class (``--x=V`` or ``--x V``)."""
+    for index, token in enumerate(args):
+        if not token.startswith("--"):
+            continue
+        if "=" in token:
+            option, value = token.split("=", 1)
+        elif index + 1 < len(args) and not args[index + 1].startswith("-"):
+            option, value = token, args[index + 1]
+        else:
+            continue
+        option = option.rstrip("+")  # --trainer.callbacks+=ModelCheckpoint appends
+        if _CLASS_NAME.match(value):
+            yield option, value
+
+
+def check_known_classes(args: Sequence[str], registry: PluginRegistry) -> None:
+    """Fail early, with the close matches among registered plugins, when a recipe names an unknown class.
+
+    Every class_path of the ``--config`` files is checked; on the command line, values of class options
+    (``--model``, ``--*.class_path``, ...) are, and other values only when they look like a misspelt
+    plugin (a class-like name with close matches), so that an ordinary string argument is never refused.
+    The error names the file and key (or the option), the problem and the close matches.
+    """
+    loaded = loaded_class_names()
+    for file in config_files(args):
+        if Path(file).is_file():
+            for key, class_path in iter_class_paths(read_yaml(file)):
+                _raise_if_unknown(f"{file}: {key}", class_path, registry, loaded)
+    for option, value in class_options(args):
+        if option.endswith("class_path") or option in CLASS_OPTIONS or registry.close_matches(value):
+            _raise_if_unknown(f"the command line: {option}", value, registry, loaded)
+
+
+def _raise_if_unknown(where: str, name: str, registry: PluginRegistry, loaded: set[str]) -> None:
+    """Raise the error :func:`unknown_class_problem` finds for ``name``, naming ``where``."""
+    problem = unknown_class_problem(name, registry, loaded)
+    if problem is not None:
+        error, reason = problem
+        raise error(f"{where}: unknown class_path {name!r}: {reason}. {did_you_mean(name, registry)}")
 
 
 class _ParseOnlyCLI(FoleyCLI):

@@ -96,12 +96,29 @@ def run(argv: Sequence[str]) -> int:
     return 2
 
 
+def one_line(exc: FoleyzooError) -> str:
+    """The message of a foleyzoo error, as one line.
+
+    An error raised in a DataLoader worker reaches the trainer re-built by torch around the worker's
+    whole traceback ("Caught MediaError in DataLoader worker process 0. Original Traceback: ..."); its
+    last line holds the original message, which is what the user needs.
+    """
+    text = str(exc)
+    if "\nOriginal Traceback" not in text:
+        return text
+    prefix = f"{type(exc).__module__}.{type(exc).__qualname__}: "
+    for line in reversed(text.splitlines()):
+        if line.startswith(prefix):
+            return line[len(prefix) :]
+    return text.strip().splitlines()[-1]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Console-script entry point: foleyzoo's own errors become one clear line and exit code 2."""
     try:
         return run(sys.argv[1:] if argv is None else argv)
     except FoleyzooError as exc:
-        print(f"foleyzoo: error: {exc}", file=sys.stderr)
+        print(f"foleyzoo: error: {one_line(exc)}", file=sys.stderr)
         return 2
 
 

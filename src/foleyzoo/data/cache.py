@@ -273,6 +273,7 @@ def collate_features(items: Sequence[dict[str, Any]], rates: dict[str, float | N
     batch: dict[str, Any] = {
         "ids": [item["id"] for item in items],
         "captions": [item["caption"] for item in items],
+        "has_caption": torch.tensor([bool(item["caption"].strip()) for item in items], dtype=torch.bool),
         "duration": torch.tensor([[item["start"], item["duration"]] for item in items], dtype=torch.float32),
     }
     first = items[0]

@@ -69,12 +69,12 @@ def load_clip(
             f"{ref.path}: nothing to read after {start:.3f} s (the clip is {start + duration:.3f} s long)"
         )
     item: dict[str, Any] = {"id": ref.id, "caption": ref.caption, "start": start, "duration": duration}
+    if fmt.sample_rate is not None:  # first: a video without sound fails before any frame is decoded
+        item["audio"] = read_audio(ref.path, fmt.sample_rate, fmt.channels, start, duration)
     if fmt.visual_fps is not None:
         item["visual"] = read_video_frames(ref.path, fmt.visual_fps, fmt.visual_size, start, duration)[0]
     if fmt.sync_fps is not None:
         item["sync"] = read_video_frames(ref.path, fmt.sync_fps, fmt.sync_size, start, duration)[0]
-    if fmt.sample_rate is not None:
-        item["audio"] = read_audio(ref.path, fmt.sample_rate, fmt.channels, start, duration)
     return item
 
 
@@ -94,14 +94,22 @@ def pad_stack(tensors: Sequence[Tensor], dim: int = 0) -> tuple[Tensor, Tensor]:
 def collate_clips(items: Sequence[dict], fmt: ClipFormat) -> dict[str, Any]:
     """Batch items of possibly different lengths into foleyzoo's records, with masks marking real frames.
 
-    Returns ``{"ids", "captions", "duration" (B, 2: start, length in s), "visual": Video, "sync": Video,
-    "audio": Waveform, "audio_mask" (B, N)}`` for the modalities the items hold.
+    Returns ``{"ids", "captions", "has_caption" (B,) bool, "duration" (B, 2: start, length in s),
+    "visual": Video, "sync": Video, "audio": Waveform, "audio_mask" (B, N)}`` for the modalities the
+    items hold. ``has_caption`` is False for an empty caption, whose text condition should be the
+    model's placeholder rather than the encoding of "". Files the items' dataset skipped on the way
+    (see :class:`foleyzoo.data.datasets.ClipDataset`) are listed under ``"skipped"``, only when there are any.
     """
+    captions = [item["caption"] for item in items]
     batch: dict[str, Any] = {
         "ids": [item["id"] for item in items],
-        "captions": [item["caption"] for item in items],
+        "captions": captions,
+        "has_caption": torch.tensor([bool(caption.strip()) for caption in captions], dtype=torch.bool),
         "duration": torch.tensor([[item["start"], item["duration"]] for item in items], dtype=torch.float32),
     }
+    skipped = [path for item in items for path in item.get("skipped", ())]
+    if skipped:
+        batch["skipped"] = skipped
     if "meta" in items[0]:
         batch["meta"] = [item["meta"] for item in items]  # ground truth, where the source has it
     if "visual" in items[0]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
+from typing import Any
 
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, Dataset
@@ -16,6 +17,7 @@ from torch.utils.data import DataLoader, Dataset
 from foleyzoo.data.cache import CacheDataset, ShardedCacheIterable, collate_features
 from foleyzoo.data.clips import ClipFormat, ClipRef, collate_clips
 from foleyzoo.data.datasets import ClipDataset, in_validation_split, read_manifest, scan_video_folder
+from foleyzoo.data.skipped import SkippedMedia, SkippedMediaReport, split_of
 
 
 def default_workers() -> int:
@@ -32,7 +34,12 @@ def read_refs(source: str | Path, root: str | Path | None = None) -> list[ClipRe
 
 
 class ClipDataModule(LightningDataModule):
-    """Shared by the DataModules that decode clips: the format of items, batching and loaders."""
+    """Shared by the DataModules that decode clips: the format of items, batching and loaders.
+
+    A video without an audio track is skipped (replaced by the next clip), counted, and reported at the
+    end of the epoch by a :class:`~foleyzoo.data.skipped.SkippedMediaReport` that ``setup`` adds to the
+    trainer; every other bad file stops the run with a :class:`~foleyzoo.errors.MediaError` naming it.
+    """
 
     def __init__(
         self,
@@ -55,6 +62,7 @@ class ClipDataModule(LightningDataModule):
         self.num_workers = default_workers() if num_workers is None else num_workers
         self.train_set: Dataset | None = None
         self.val_set: Dataset | None = None
+        self.skipped_media = SkippedMedia()
 
     def split_refs(self) -> tuple[list[ClipRef], list[ClipRef]]:
         """(train, validation) clip references; subclasses say where they come from."""
@@ -62,8 +70,25 @@ class ClipDataModule(LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         train, val = self.split_refs()
-        self.train_set = ClipDataset(train, self.fmt, self.crop_duration, random_crop=True)
-        self.val_set = ClipDataset(val, self.fmt, self.crop_duration, random_crop=False)
+        self.train_set = ClipDataset(train, self.fmt, self.crop_duration, True, skip_missing_audio=True)
+        self.val_set = ClipDataset(val, self.fmt, self.crop_duration, False, skip_missing_audio=True)
+        self.attach_skip_report()
+
+    def attach_skip_report(self) -> None:
+        """Add a :class:`SkippedMediaReport` to the trainer's callbacks unless one is there already.
+
+        The data module's ``setup`` runs before the callbacks' ``setup``, so the added callback takes
+        part in the whole run like one given in the recipe.
+        """
+        trainer = self.trainer
+        if trainer is not None and not any(isinstance(c, SkippedMediaReport) for c in trainer.callbacks):
+            trainer.callbacks.append(SkippedMediaReport())
+
+    def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """Move the batch's list of skipped files (if any) into :attr:`skipped_media`, out of the model's way."""
+        if isinstance(batch, dict) and "skipped" in batch:
+            self.skipped_media.record(split_of(self.trainer), batch.pop("skipped"))
+        return batch
 
     def extraction_datasets(self) -> dict[str, Dataset]:
         """Split name → dataset of whole clips (no random crops), for ``foleyzoo extract``."""

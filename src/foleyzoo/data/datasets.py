@@ -16,7 +16,7 @@ import torch
 from torch.utils.data import Dataset
 
 from foleyzoo.data.clips import ClipFormat, ClipRef, load_clip
-from foleyzoo.errors import ConfigError
+from foleyzoo.errors import ConfigError, MediaError
 
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".mov", ".avi", ".m4v")
 
@@ -41,7 +41,13 @@ def read_caption_sidecar(video: Path) -> str:
 
 
 class ClipDataset(Dataset):
-    """Items from a list of :class:`ClipRef`, optionally as random crops of ``crop_duration`` seconds."""
+    """Items from a list of :class:`ClipRef`, optionally as random crops of ``crop_duration`` seconds.
+
+    With ``skip_missing_audio``, a video without an audio track (it has nothing to learn from) does not
+    stop training: the next clip that has one takes its place, and the item lists the skipped files
+    under ``"skipped"`` so that the main process can count and report them (see
+    :mod:`foleyzoo.data.skipped`). Any other bad file still raises its :class:`MediaError`.
+    """
 
     def __init__(
         self,
@@ -49,9 +55,11 @@ class ClipDataset(Dataset):
         fmt: ClipFormat,
         crop_duration: float | None = None,
         random_crop: bool = False,
+        skip_missing_audio: bool = False,
     ) -> None:
         self.refs, self.fmt = list(refs), fmt
         self.crop_duration, self.random_crop = crop_duration, random_crop
+        self.skip_missing_audio = skip_missing_audio and fmt.sample_rate is not None
 
     def __len__(self) -> int:
         return len(self.refs)
@@ -70,7 +78,30 @@ class ClipDataset(Dataset):
         return ref.start + offset, min(self.crop_duration, available)
 
     def __getitem__(self, index: int) -> dict:
-        ref = self.refs[index]
+        if not self.skip_missing_audio:
+            return self.load(self.refs[index])
+        from foleyzoo.data.media import MissingStreamError  # PyAV only where media is read
+
+        skipped: list[str] = []
+        for step in range(len(self.refs)):  # each file is tried at most once
+            ref = self.refs[(index + step) % len(self.refs)]
+            try:
+                item = self.load(ref)
+            except MissingStreamError as exc:
+                if exc.kind != "audio":
+                    raise
+                skipped.append(str(ref.path))
+                continue
+            if skipped:
+                item["skipped"] = skipped
+            return item
+        raise MediaError(
+            f"{self.refs[0].path.parent}: none of the {len(self.refs)} videos has an audio track "
+            f"(the first is {self.refs[0].path}); training needs their sound"
+        )
+
+    def load(self, ref: ClipRef) -> dict:
+        """The item of one reference (its crop, if cropping), without any skipping."""
         start, duration = self.window(ref)
         return load_clip(ref, self.fmt, start, duration)
 

@@ -2,8 +2,8 @@
 
 Times are seconds from the container's start time, so a video's frames and its audio share one axis.
 Every failure caused by a file (missing, not media, truncated or corrupt, lacking the stream asked
-for, empty) raises :class:`foleyzoo.errors.MediaError` whose message names the file; no PyAV or
-soundfile exception escapes. Wrong arguments (a negative rate, a badly shaped array) raise
+for, empty, audio holding NaN or Inf) raises :class:`foleyzoo.errors.MediaError` whose message names
+the file; no PyAV or soundfile exception escapes. Wrong arguments (a negative rate, a badly shaped array) raise
 ``ValueError`` as usual.
 """
 
@@ -27,6 +27,7 @@ from foleyzoo.errors import MediaError
 
 __all__ = [
     "MediaInfo",
+    "MissingStreamError",
     "mux_audio",
     "probe",
     "read_audio",
@@ -50,7 +51,7 @@ X264_CRF = "17"
 AAC_FRAME = 1024
 """Samples per frame fed to the AAC encoder (the codec's fixed frame size)."""
 
-_BACKEND_ERRORS = (av.FFmpegError, sf.SoundFileError, OSError, EOFError)
+_BACKEND_ERRORS = (av.FFmpegError, sf.SoundFileError, OSError, EOFError, UnicodeDecodeError)
 
 _SIGNATURES = (  # (offset, magic bytes, format name): a file that starts like media but cannot be parsed
     (4, b"ftyp", "MP4/MOV"),
@@ -60,6 +61,25 @@ _SIGNATURES = (  # (offset, magic bytes, format name): a file that starts like m
     (0, b"fLaC", "FLAC"),
     (0, b"ID3", "MP3"),
 )
+
+
+class MissingStreamError(MediaError):
+    """A readable media file lacks the stream asked for (a silent video read for audio, a WAV read as video).
+
+    Callers that can do without the stream (training skips a video with no sound) catch this subclass;
+    everything else treats it as the :class:`MediaError` it is. Build it with :meth:`of`; the plain
+    one-message constructor stays, so that a DataLoader worker's copy can be re-raised in the trainer.
+    """
+
+    kind: str = ""
+    """``"audio"`` or ``"video"``: the kind of stream that is missing."""
+
+    @classmethod
+    def of(cls, path: PathLike, kind: str) -> MissingStreamError:
+        """The error for ``path`` lacking a ``kind`` stream."""
+        error = cls(f"{Path(path)}: no {kind} stream in the file")
+        error.kind = kind
+        return error
 
 
 @dataclass(frozen=True)
@@ -117,7 +137,7 @@ def _open_input(path: PathLike) -> Iterator[av.container.InputContainer]:
     p = Path(path)
     _check_readable(p)
     try:
-        container = av.open(str(p), mode="r")
+        container = av.open(str(p), mode="r", metadata_errors="replace")  # mangled tags are not fatal
     except _BACKEND_ERRORS as exc:
         raise MediaError(f"{p}: {_open_problem(p)} ({exc})") from exc
     try:
@@ -140,8 +160,18 @@ def _first_stream(container: av.container.InputContainer, kind: str, path: PathL
     streams = container.streams.video if kind == "video" else container.streams.audio
     _check_has_media(container, path)
     if not streams:
-        raise MediaError(f"{Path(path)}: no {kind} stream in the file")
-    return streams[0]
+        raise MissingStreamError.of(path, kind)
+    return _decodable(streams[0], kind, path)
+
+
+def _decodable(stream: av.stream.Stream, kind: str, path: PathLike) -> av.stream.Stream:
+    """``stream``, or a MediaError when FFmpeg has no decoder for it (a mangled codec id, a missing codec)."""
+    if stream.codec_context is None:
+        raise MediaError(
+            f"{Path(path)}: no decoder for its {kind} stream: the codec is unknown to this FFmpeg build "
+            "or the file is corrupt"
+        )
+    return stream
 
 
 def _origin(container: av.container.InputContainer) -> float:
@@ -203,9 +233,9 @@ def _check_window(rate: float, start: float, duration: float | None) -> None:
 def probe(path: PathLike) -> MediaInfo:
     """Describe a media file (duration, first video and audio stream) without decoding it."""
     with _open_input(path) as container:
-        video = container.streams.video[0] if container.streams.video else None
-        audio = container.streams.audio[0] if container.streams.audio else None
         _check_has_media(container, path)
+        video = _decodable(container.streams.video[0], "video", path) if container.streams.video else None
+        audio = _decodable(container.streams.audio[0], "audio", path) if container.streams.audio else None
         ends = [
             end for s in (video, audio) if s is not None and (end := _stream_end(s, container)) is not None
         ]
@@ -426,7 +456,19 @@ def read_audio(
         raise MediaError(f"{Path(path)}: start {start:.3f} s is at or past the end of the audio")
     samples = window.assemble(valid if count is None else count)
     samples[:, max(valid, 0) :] = 0.0  # codec padding decoded past the declared end is not audio
+    _check_finite(path, samples, sample_rate, start)
     return torch.from_numpy(_to_channels(samples, channels).astype(np.float32))
+
+
+def _check_finite(path: PathLike, samples: np.ndarray, sample_rate: int, start: float) -> None:
+    """Raise MediaError when decoded samples hold NaN or Inf: they would poison a loss or a metric silently."""
+    bad = ~np.isfinite(samples).all(axis=0)
+    if bad.any():
+        first = start + int(np.argmax(bad)) / sample_rate
+        raise MediaError(
+            f"{Path(path)}: audio holds {int(bad.sum())} NaN or Inf samples (the first at {first:.3f} s); "
+            "the file is corrupt or was written from diverged values"
+        )
 
 
 def _valid_length(window: _SampleWindow, end: float | None, sample_rate: int) -> int:

@@ -96,6 +96,8 @@ def encode_conditions(
             text = batch["text"]
         elif text_encoder is not None and "captions" in batch:
             text = text_encoder.encode(list(batch["captions"]))
+        if text is not None and "has_caption" in batch:  # a clip without a caption gets the null text
+            text = _without_rows(text, ~batch["has_caption"].to(text.mask.device))
     visual = _frame_features(batch.get("visual"), visual_encoder, "visual") if "visual" in enabled else None
     sync = _frame_features(batch.get("sync"), sync_encoder, "sync") if "sync" in enabled else None
     return Conditions(text=text, visual=visual, sync=sync, duration=batch.get("duration"))

@@ -9,6 +9,7 @@ temporary folder and renamed into place, so an interrupted export never leaves a
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -202,12 +203,15 @@ def export_bundle(
         (staging / CONFIG_FILE).write_text(json.dumps(bundle_config, indent=2) + "\n")
         (staging / CARD_FILE).write_text(json.dumps(asdict(card), indent=2) + "\n")
         (staging / CARD_TEXT).write_text(card.markdown())
-        if output.exists():
-            shutil.rmtree(output)
+        replaced = output.with_name(f".{output.name}.replaced-{os.getpid()}") if output.exists() else None
+        if replaced is not None:  # two renames, not a slow delete, between the old bundle and the new
+            output.rename(replaced)
         staging.rename(output)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    if replaced is not None:
+        shutil.rmtree(replaced, ignore_errors=True)
     return output
 
 

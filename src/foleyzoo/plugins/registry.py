@@ -7,6 +7,7 @@ resolve short class names (``class_path: EulerSampler``) for every registered pl
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import inspect
 import os
@@ -141,6 +142,20 @@ class PluginRegistry:
     def find(self, name: str) -> list[PluginRecord]:
         """Records whose short name or dotted target equals ``name`` (as a recipe's class_path may say)."""
         return [r for r in self._records if name in (r.name, r.class_path, r.value.replace(":", "."))]
+
+    def close_matches(self, name: str, limit: int = 3) -> list[PluginRecord]:
+        """Usable plugins whose class name looks like ``name``'s last part (a typo in a recipe's class_path).
+
+        Matching ignores case and uses :func:`difflib.get_close_matches`, best first; a name found in
+        several groups (a sampler and a module both called ``Foo``) gives one record per group.
+        """
+        wanted = name.rsplit(".", 1)[-1].lower()
+        by_name: dict[str, list[PluginRecord]] = defaultdict(list)
+        for record in self._records:
+            if record.ok and record.group != RECIPES_GROUP:
+                by_name[record.name.lower()].append(record)
+        best = difflib.get_close_matches(wanted, list(by_name), n=limit, cutoff=0.75)
+        return [record for key in best for record in sorted(by_name[key], key=lambda r: r.group)]
 
     def allowed_class_paths(self) -> set[str]:
         """Dotted paths of every usable plugin class (the checkpoint allowlist starts from these)."""
