@@ -124,8 +124,14 @@ def test_recipes_list_show_copy(tmp_path, capsys):
 
 @pytest.mark.parametrize("recipe", discover_recipes(), ids=lambda r: r.qualified_name)
 def test_every_recipe_parses(recipe):
-    config = parse_config(["fit", "--config", str(recipe.path)])
+    base = ["--config", str(REPO_ROOT / "recipes" / "kling.yaml")] if recipe.is_overlay else []
+    config = parse_config(["fit", *base, "--config", str(recipe.path)])
     assert "." in config.fit.model.class_path  # short names were resolved to full paths
+
+
+def test_overlays_are_told_apart_from_recipes():
+    overlays = {recipe.name for recipe in discover_recipes() if recipe.is_overlay}
+    assert "strategies/fsdp" in overlays and "kling" not in overlays
 
 
 def test_print_config_round_trip(tmp_path, capsys):

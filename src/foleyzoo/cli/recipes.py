@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+import yaml
 from rich.table import Table
 
 from foleyzoo.cli.output import console
@@ -40,6 +41,13 @@ class Recipe:
     @property
     def qualified_name(self) -> str:
         return f"{self.package}:{self.name}"
+
+    @property
+    def is_overlay(self) -> bool:
+        """True for a file that names no model: it is stacked after a full recipe (a second ``--config``),
+        as ``strategies/fsdp.yaml`` is, and does not run alone."""
+        content = yaml.safe_load(self.path.read_text())
+        return not (isinstance(content, dict) and "model" in content)
 
     def description(self) -> str:
         """The comment lines at the top of the file, joined."""
@@ -106,7 +114,8 @@ def main(argv: list[str]) -> int:
         for column in ("name", "package", "description"):
             table.add_column(column, overflow="fold" if column == "description" else "ellipsis")
         for recipe in discover_recipes():
-            table.add_row(recipe.name, recipe.package, recipe.description())
+            kind = "(overlay: add after a recipe) " if recipe.is_overlay else ""
+            table.add_row(recipe.name, recipe.package, kind + recipe.description())
         console().print(table)
     elif options.command == "show":
         print(find_recipe(options.name).path.read_text(), end="")

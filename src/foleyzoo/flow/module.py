@@ -190,6 +190,21 @@ class FoleyFlowMatching(LightningModule):
             self.ema.requires_grad_(False)
         self._check_rates()
 
+    def configure_model(self) -> None:
+        """Under Lightning's ``ModelParallelStrategy``, shard the denoiser (and its EMA copy) block by block
+        over the data-parallel ranks with FSDP2; the frozen encoders stay whole on every rank."""
+        mesh = self.device_mesh
+        if mesh is None:
+            return
+        from foleyzoo.distributed import shard_blocks
+
+        data_parallel = (
+            mesh["data_parallel"] if mesh.mesh_dim_names and "data_parallel" in mesh.mesh_dim_names else mesh
+        )
+        shard_blocks(self.denoiser, data_parallel)
+        if self.ema is not None:
+            shard_blocks(self.ema.module, data_parallel)
+
     def _check_rates(self) -> None:
         """The denoiser's declared frame rates must be the codec's and encoders' (RoPE shares one time axis)."""
         checks = [("latent_rate", self.codec.latent_rate, "codec")]
