@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -10,7 +11,7 @@ from lightning.pytorch.utilities import rank_zero_warn
 
 from foleyzoo.errors import FoleyzooError
 
-__all__ = ["NonFiniteGuard", "NonFiniteLossError", "TorchThreads"]
+__all__ = ["NonFiniteGuard", "NonFiniteLossError", "SaveLastAtEnd", "TorchThreads"]
 
 
 class TorchThreads(Callback):
@@ -122,3 +123,43 @@ def first_non_finite_gradient(pl_module: LightningModule, optimizer: torch.optim
     bad = parameters[int((~flags).nonzero()[0])]
     names = {id(parameter): name for name, parameter in pl_module.named_parameters()}
     return names.get(id(bad), f"a parameter of shape {tuple(bad.shape)}")
+
+
+class SaveLastAtEnd(Callback):
+    """Writes each ``ModelCheckpoint``'s ``last.ckpt`` again when training ends after its latest save.
+
+    Lightning writes ``last`` only alongside another save, so a run whose ``max_steps`` falls between
+    two validation epochs ends without its last steps on disk (kling-tiny lost its final 120 of 1400).
+    ``foleyzoo fit`` adds this callback unless a recipe configures it itself.
+    """
+
+    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        from lightning.pytorch.callbacks import ModelCheckpoint
+
+        for checkpoint in trainer.checkpoint_callbacks:
+            if (
+                not isinstance(checkpoint, ModelCheckpoint)
+                or not checkpoint.save_last
+                or not checkpoint.dirpath
+            ):
+                continue
+            last = Path(checkpoint.last_model_path) if checkpoint.last_model_path else None
+            if last is None:
+                last = (
+                    Path(checkpoint.dirpath) / f"{checkpoint.CHECKPOINT_NAME_LAST}{checkpoint.FILE_EXTENSION}"
+                )
+            saved_step = getattr(checkpoint, "_last_global_step_saved", None)  # Lightning's own record
+            if saved_step is None:
+                saved_step = stored_step(last)
+            if saved_step != trainer.global_step or not last.is_file():
+                trainer.save_checkpoint(last)
+
+
+def stored_step(path: Path) -> int | None:
+    """The ``global_step`` a checkpoint file holds, or ``None`` when there is none to read."""
+    if not path.is_file():
+        return None
+    try:
+        return int(torch.load(path, map_location="cpu", weights_only=True).get("global_step", -1))
+    except Exception:
+        return None

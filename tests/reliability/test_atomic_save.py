@@ -131,12 +131,12 @@ def test_a_live_writers_temporary_file_is_left_alone(tmp_path: Path) -> None:
 
 
 def test_fit_uses_the_atomic_writer_and_the_guard(tmp_path: Path) -> None:
-    from foleyzoo.callbacks import NonFiniteGuard
+    from foleyzoo.callbacks import NonFiniteGuard, SaveLastAtEnd
     from foleyzoo.cli.lightning import with_safety_defaults
 
     config = with_safety_defaults({"plugins": None, "callbacks": []})
     assert [type(p) for p in config["plugins"]] == [AtomicCheckpointIO]
-    assert [type(c) for c in config["callbacks"]] == [NonFiniteGuard]
-    own_guard, own_io = NonFiniteGuard(max_consecutive=2), AtomicCheckpointIO()
-    kept = with_safety_defaults({"plugins": [own_io], "callbacks": [own_guard]})
-    assert kept["plugins"] == [own_io] and kept["callbacks"] == [own_guard]
+    assert [type(c) for c in config["callbacks"]] == [NonFiniteGuard, SaveLastAtEnd]
+    own_guard, own_io, own_saver = NonFiniteGuard(max_consecutive=2), AtomicCheckpointIO(), SaveLastAtEnd()
+    kept = with_safety_defaults({"plugins": [own_io], "callbacks": [own_guard, own_saver]})
+    assert kept["plugins"] == [own_io] and kept["callbacks"] == [own_guard, own_saver]

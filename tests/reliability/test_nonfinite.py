@@ -116,3 +116,21 @@ def test_foleyzoo_fit_trains_with_the_guard_and_the_atomic_writer(tmp_path) -> N
     )
     assert isinstance(cli.trainer.strategy.checkpoint_io, AtomicCheckpointIO)
     assert sum(isinstance(c, NonFiniteGuard) for c in cli.trainer.callbacks) == 1
+
+
+@pytest.mark.parametrize("with_callback", [True, False])
+def test_the_last_steps_reach_last_ckpt_when_training_ends_between_saves(tmp_path, with_callback) -> None:
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from foleyzoo.callbacks import SaveLastAtEnd
+
+    torch.manual_seed(0)
+    saver = ModelCheckpoint(dirpath=tmp_path, save_last=True, every_n_epochs=2)  # 8 steps an epoch
+    callbacks = [saver, SaveLastAtEnd()] if with_callback else [saver]
+    trainer = Trainer(
+        max_steps=21, logger=False, enable_progress_bar=False, enable_model_summary=False, callbacks=callbacks
+    )
+    data = TensorDataset(torch.randn(32, 4), torch.randn(32, 1))
+    trainer.fit(Poisoned(nan_batches=set()), DataLoader(data, batch_size=4))
+    stored = torch.load(tmp_path / "last.ckpt", weights_only=True)["global_step"]
+    assert stored == (21 if with_callback else 16)  # without it, Lightning keeps the epoch-2 save

@@ -28,7 +28,7 @@ from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 from lightning.pytorch.strategies import Strategy
 
 from foleyzoo.atomic_io import AtomicCheckpointIO
-from foleyzoo.callbacks import NonFiniteGuard
+from foleyzoo.callbacks import NonFiniteGuard, SaveLastAtEnd
 from foleyzoo.checkpoints import check_resumable
 from foleyzoo.errors import ConfigError, FoleyzooError, PluginError
 from foleyzoo.plugins.allowlist import check_config_allowed, iter_class_paths
@@ -135,9 +135,9 @@ class FoleyCLI(LightningCLI):
 
 
 def with_safety_defaults(config: dict[str, Any]) -> dict[str, Any]:
-    """Trainer arguments with an atomic checkpoint writer and a :class:`NonFiniteGuard` added, unless
-    the recipe already chose a checkpoint plugin or configured a guard (a strategy object that carries
-    its own checkpoint writer, as FSDP's does, is left alone)."""
+    """Trainer arguments with an atomic checkpoint writer, a :class:`NonFiniteGuard` and a
+    :class:`SaveLastAtEnd` added, unless the recipe already chose a checkpoint plugin or configured
+    them (a strategy object that carries its own checkpoint writer is left alone)."""
     config = dict(config)
     plugins = config.get("plugins") or []
     plugins = list(plugins) if isinstance(plugins, (list, tuple)) else [plugins]
@@ -148,8 +148,9 @@ def with_safety_defaults(config: dict[str, Any]) -> dict[str, Any]:
     config["plugins"] = plugins or None
     callbacks = config.get("callbacks") or []
     callbacks = list(callbacks) if isinstance(callbacks, (list, tuple)) else [callbacks]
-    if not any(isinstance(callback, NonFiniteGuard) for callback in callbacks):
-        callbacks.append(NonFiniteGuard())
+    for default in (NonFiniteGuard, SaveLastAtEnd):
+        if not any(isinstance(callback, default) for callback in callbacks):
+            callbacks.append(default())
     config["callbacks"] = callbacks
     return config
 
