@@ -16,7 +16,6 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from foleyzoo.api import AttentionBackend
-from foleyzoo.mmdit.rope import apply_rotary
 
 
 @dataclass
@@ -26,17 +25,58 @@ class Stream:
     ``x`` (B, L, hidden); ``mask`` (B, L) True for real tokens, None when all are (attention then needs no
     mask, which lets fused kernels run); ``condition`` (B, L or 1, hidden) drives
     the adaLN modulation; ``rotary`` the (cos, sin) tables (L, head_dim) or None for no positions (text).
+    ``activated`` is SiLU(condition) when the caller computed it once for every block (else each block does).
     """
 
     x: Tensor
     mask: Tensor | None
     condition: Tensor
     rotary: tuple[Tensor, Tensor] | None = None
+    activated: Tensor | None = None
+
+    def modulation_input(self) -> Tensor:
+        """SiLU(condition): what every adaLN linear layer reads."""
+        return self.activated if self.activated is not None else F.silu(self.condition)
 
 
 def modulate(x: Tensor, shift: Tensor, scale: Tensor) -> Tensor:
-    """adaLN: x·(1 + scale) + shift."""
-    return x * (1 + scale) + shift
+    """adaLN: x·(1 + scale) + shift (one fused multiply-add)."""
+    return torch.addcmul(shift, x, 1 + scale)
+
+
+def gated_residual(x: Tensor, gate: Tensor, update: Tensor) -> Tensor:
+    """adaLN-zero's residual: x + gate·update (one fused multiply-add)."""
+    return torch.addcmul(x, gate, update)
+
+
+def normalize_and_rotate(x: Tensor, norm: nn.RMSNorm, rotary: tuple[Tensor, Tensor] | None) -> Tensor:
+    """``apply_rotary(norm(x), rotary)`` for x (B, H, L, D), in float32 (or wider), in fewer passes over x.
+
+    The rotation is x·cos + rotate_half(x)·sin with rotate_half(x) = (−x₂, x₁) = roll(x)·sign. RMSNorm's
+    per-channel weight w and per-vector factor r = 1/√(mean(x²) + eps) commute with it:
+    rotate_half(x·w·r) = roll(x)·sign·roll(w)·r. So w goes into the small (L, D) cos and sin tables, r
+    multiplies once at the end, and x is read by one norm, one multiply, one roll and one multiply-add
+    (instead of RMSNorm's own passes, then a negate and a concatenation). The weights are the same
+    ``q_norm``/``k_norm`` parameters: checkpoints load unchanged, results agree to float rounding.
+    """
+    dtype = torch.promote_types(x.dtype, torch.float32)
+    x32 = x.to(dtype)
+    dim = x.shape[-1]
+    eps = norm.eps if norm.eps is not None else torch.finfo(x.dtype).eps
+    scale = torch.rsqrt(torch.linalg.vector_norm(x32, dim=-1, keepdim=True).square() / dim + eps)
+    weight = norm.weight.to(dtype) if norm.weight is not None else None
+    if rotary is None:
+        normalized = x32 * scale
+        return (normalized if weight is None else normalized * weight).to(x.dtype)
+    cos, sin = rotary
+    half = dim // 2
+    cos, sin = cos.to(dtype), sin.to(dtype)
+    sign = torch.ones(dim, dtype=dtype, device=sin.device)
+    sign[:half] = -1.0
+    turned_sin = sin * sign
+    if weight is not None:
+        cos, turned_sin = cos * weight, turned_sin * weight.roll(half)
+    return (torch.addcmul(x32 * cos, x32.roll(half, dims=-1), turned_sin) * scale).to(x.dtype)
 
 
 class FeedForward(nn.Sequential):
@@ -75,19 +115,19 @@ class StreamLayers(nn.Module):
 
     def project(self, stream: Stream) -> tuple[Tensor, Tensor, Tensor, list[Tensor]]:
         """Queries, keys, values (B, H, L, head_dim) of the modulated tokens, and the remaining modulation."""
-        shift, scale, *rest = self.modulation(F.silu(stream.condition)).chunk(2 if self.pre_only else 6, -1)
+        shift, scale, *rest = self.modulation(stream.modulation_input()).chunk(2 if self.pre_only else 6, -1)
         qkv = self.qkv(modulate(self.norm_attention(stream.x), shift, scale))
         batch, length, _ = qkv.shape
         q, k, v = qkv.view(batch, length, 3, self.heads, -1).permute(2, 0, 3, 1, 4)
-        q = apply_rotary(self.q_norm(q), stream.rotary)
-        k = apply_rotary(self.k_norm(k), stream.rotary)
+        q = normalize_and_rotate(q, self.q_norm, stream.rotary)
+        k = normalize_and_rotate(k, self.k_norm, stream.rotary)
         return q, k, v, rest
 
     def finish(self, stream: Stream, attended: Tensor, rest: list[Tensor]) -> Tensor:
         """Residual updates from the attention output (B, L, hidden) and the MLP, each gated (adaLN-zero)."""
         gate_attention, shift, scale, gate_mlp = rest
-        x = stream.x + gate_attention * self.out(attended)
-        return x + gate_mlp * self.mlp(modulate(self.norm_mlp(x), shift, scale))
+        x = gated_residual(stream.x, gate_attention, self.out(attended))
+        return gated_residual(x, gate_mlp, self.mlp(modulate(self.norm_mlp(x), shift, scale)))
 
 
 def _joint_mask(streams: list[Stream]) -> Tensor | None:
@@ -164,6 +204,8 @@ class FinalLayer(nn.Module):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
 
-    def forward(self, x: Tensor, condition: Tensor) -> Tensor:
-        shift, scale = self.modulation(F.silu(condition)).chunk(2, dim=-1)
+    def forward(self, x: Tensor, condition: Tensor, activated: Tensor | None = None) -> Tensor:
+        """Velocity tokens from the last hidden tokens; ``activated`` is SiLU(condition) if already computed."""
+        activated = activated if activated is not None else F.silu(condition)
+        shift, scale = self.modulation(activated).chunk(2, dim=-1)
         return self.out(modulate(self.norm(x), shift, scale))

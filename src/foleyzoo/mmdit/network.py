@@ -8,21 +8,30 @@ latent rate, frame by frame. Rotary positions count seconds on one axis for audi
 
 A missing modality — absent from :class:`~foleyzoo.api.Conditions`, or a batch row whose mask is all
 False (how classifier-free-guidance dropout marks it) — is replaced by a learnable placeholder.
+
+Everything that depends on the conditions alone (context tokens, pooled vectors, duration and sync
+embeddings, masks, rotary tables) is computed in one step, :meth:`MMDiT.prepare`. Without gradients the
+last result is reused while the same ``Conditions`` object comes back with unchanged tensors and
+weights, so a sampler's steps run it once (and its host synchronisations, the mask checks, once).
 """
 
 from __future__ import annotations
 
 import math
+import weakref
+from dataclasses import dataclass, fields, replace
+from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from foleyzoo.api import AttentionBackend, Conditions, Denoiser, FrameFeatures, TextFeatures
 from foleyzoo.mmdit.attention import attention_backend
 from foleyzoo.mmdit.blocks import FinalLayer, JointBlock, SingleBlock, Stream
 from foleyzoo.mmdit.rope import TimeRotary, token_times
 
-__all__ = ["MMDiT", "resample_to_frames", "sinusoidal_embedding"]
+__all__ = ["MMDiT", "PreparedConditions", "resample_to_frames", "sinusoidal_embedding"]
 
 
 def sinusoidal_embedding(values: Tensor, dim: int, max_period: float = 10000.0) -> Tensor:
@@ -49,6 +58,39 @@ def _present(mask: Tensor | None, batch: int, device: torch.device) -> Tensor:
     return mask.any(dim=1)
 
 
+@dataclass(frozen=True)
+class PreparedConditions:
+    """What a forward pass takes from the conditions alone, for one batch size, length and latent mask.
+
+    ``context``: the visual and text streams' tokens (B, L, hidden), key masks (None: all real) and
+    rotary tables; ``condition``: (B, hidden) duration + pooled visual + pooled text embeddings (the flow
+    time's is added per call); ``sync``: the audio tokens' extra modulation (B, tokens or 1, hidden);
+    ``audio_mask``: the audio tokens' key mask (None: all real); ``audio_rotary``: their rotary tables.
+    """
+
+    context: list[tuple[Tensor, Tensor | None, tuple[Tensor, Tensor] | None]]
+    condition: Tensor
+    sync: Tensor
+    audio_mask: Tensor | None
+    audio_rotary: tuple[Tensor, Tensor]
+
+
+def _tensors(record: Any) -> list[Tensor]:
+    """Every tensor in a (possibly nested) record of Conditions."""
+    if isinstance(record, Tensor):
+        return [record]
+    if record is None or not hasattr(record, "__dataclass_fields__"):
+        return []
+    return [tensor for field in fields(record) for tensor in _tensors(getattr(record, field.name))]
+
+
+def _fingerprint(tensors: list[Tensor]) -> tuple | None:
+    """Storage, version and layout of each tensor (in-place edits bump the version); None for inference tensors."""
+    if any(tensor.is_inference() for tensor in tensors):
+        return None  # inference tensors track no version: a change could not be seen
+    return tuple((t.data_ptr(), t._version, t.dtype, t.device, tuple(t.shape)) for t in tensors)
+
+
 class _Embedder(nn.Sequential):
     """Linear → SiLU → Linear: a scalar's sinusoidal features or a pooled vector to the hidden size."""
 
@@ -63,7 +105,13 @@ class MMDiT(Denoiser):
     ``sync_dim`` the encoders' (None leaves a modality out of the network). ``attention`` picks the
     backend: an :class:`~foleyzoo.api.AttentionBackend` or one of ``"sdpa"``, ``"xformers"``, ``"naive"``.
     ``patch`` groups that many latent frames into one audio token (fewer tokens, same output length).
+
+    ``reuse_prepared`` (default True): without gradients, a call with the same ``Conditions`` object as
+    the last (same tensors, unchanged in place, same weights, batch, length and mask) reuses
+    :meth:`prepare`'s result instead of recomputing it; set it False to recompute every call.
     """
+
+    reuse_prepared: bool = True
 
     def __init__(
         self,
@@ -131,6 +179,13 @@ class MMDiT(Denoiser):
         )
         self.single = nn.ModuleList(SingleBlock(hidden, heads, mlp_ratio) for _ in range(single_blocks))
         self.final = FinalLayer(hidden, latent_dim * patch)
+        self._memo: tuple[weakref.ref, Tensor | None, tuple, PreparedConditions] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle without the memo of prepared conditions (it holds a weak reference)."""
+        state = self.__dict__.copy()
+        state["_memo"] = None
+        return state
 
     # ------------------------------------------------------------------ conditioning
 
@@ -178,35 +233,37 @@ class MMDiT(Denoiser):
         if expected is not None and found != expected:
             raise ValueError(f"MMDiT was built for {what} of dimension {expected}, got features of {found}")
 
-    def _global_condition(
-        self, t: Tensor, conditions: Conditions, frames: int, mask: Tensor | None
+    def _duration_condition(
+        self, conditions: Conditions, batch: int, frames: int, mask: Tensor | None, device: torch.device
     ) -> Tensor:
-        """(B, hidden): flow time + duration embeddings (pooled text and visual are added by the caller)."""
-        batch = t.shape[0]
+        """(B, hidden): the clip's start and length embedded (from the latents' mask when not given)."""
         dtype = self.audio_in.weight.dtype
-        condition = self.time_embed(sinusoidal_embedding(t * 1000.0, self.frequency_dim).to(dtype))
         duration = conditions.duration
         if duration is None:  # the latents themselves say how long the clip is, starting at 0
             valid = mask.sum(1).float() if mask is not None else torch.full((batch,), float(frames))
-            duration = torch.stack([torch.zeros_like(valid), valid / self.latent_rate], dim=1).to(t.device)
+            duration = torch.stack([torch.zeros_like(valid), valid / self.latent_rate], dim=1).to(device)
         duration_features = torch.cat(
             [sinusoidal_embedding(duration[:, index] * 100.0, self.frequency_dim) for index in range(2)], -1
         )
-        return condition + self.duration_embed(duration_features.to(dtype))
+        return self.duration_embed(duration_features.to(dtype))
+
+    def _time_condition(self, t: Tensor) -> Tensor:
+        """(B, hidden): the flow time embedded."""
+        dtype = self.audio_in.weight.dtype
+        return self.time_embed(sinusoidal_embedding(t * 1000.0, self.frequency_dim).to(dtype))
 
     # ------------------------------------------------------------------ forward
 
-    def forward(self, x: Tensor, t: Tensor, conditions: Conditions, mask: Tensor | None = None) -> Tensor:
-        batch, frames, channels = x.shape
-        if channels != self.latent_dim:
-            raise ValueError(f"MMDiT was built for {self.latent_dim} latent channels, got {channels}")
-        device = x.device
-        condition = self._global_condition(t, conditions, frames, mask)
-        tokens_x, audio_mask = self._patchify(x, mask)
+    def prepare(
+        self, conditions: Conditions, batch: int, frames: int, mask: Tensor | None = None
+    ) -> PreparedConditions:
+        """Everything a forward pass of ``batch`` rows of ``frames`` latent frames takes from the conditions alone."""
+        device = self.audio_in.weight.device
+        condition = self._duration_condition(conditions, batch, frames, mask, device)
+        audio_mask = self._token_mask(mask)
+        audio_tokens = -(-frames // self.patch)
         token_rate = self.latent_rate / self.patch
-        audio_times = token_times(tokens_x.shape[1], token_rate, device)
-        streams_context: list[tuple[Tensor, Tensor | None, tuple[Tensor, Tensor] | None]] = []
-
+        context: list[tuple[Tensor, Tensor | None, tuple[Tensor, Tensor] | None]] = []
         if self.visual_dim is not None:
             visual: FrameFeatures | None = conditions.visual
             values = visual.values if visual is not None else None
@@ -218,7 +275,7 @@ class MMDiT(Denoiser):
             )
             rate = visual.fps if visual is not None else self.visual_rate
             rotary = self.rotary.angles(token_times(tokens.shape[1], rate, device))
-            streams_context.append((tokens, token_mask, rotary))
+            context.append((tokens, token_mask, rotary))
             condition = condition + self._pooled(
                 values, vmask, present, self.visual_pool, self.visual_pool_placeholder
             )
@@ -231,7 +288,7 @@ class MMDiT(Denoiser):
             tokens, token_mask, present = self._context(
                 values, tmask, self.text_in, self.text_placeholder, batch
             )
-            streams_context.append((tokens, token_mask, None))
+            context.append((tokens, token_mask, None))
             pooled = text.pooled if text is not None else None
             pooled_condition = (
                 self.text_pool_placeholder.expand(batch, -1)
@@ -239,37 +296,97 @@ class MMDiT(Denoiser):
                 else torch.where(present[:, None], self.text_pool(pooled), self.text_pool_placeholder)
             )
             condition = condition + pooled_condition
-
-        audio_condition = condition[:, None, :] + self._sync_condition(
-            conditions.sync, batch, tokens_x.shape[1], token_rate
+        return PreparedConditions(
+            context=context,
+            condition=condition,
+            sync=self._sync_condition(conditions.sync, batch, audio_tokens, token_rate),
+            audio_mask=audio_mask,
+            audio_rotary=self.rotary.angles(token_times(audio_tokens, token_rate, device)),
         )
+
+    def _prepared(
+        self, conditions: Conditions, batch: int, frames: int, mask: Tensor | None
+    ) -> PreparedConditions:
+        """:meth:`prepare`'s result, reused from the last call where nothing it depends on changed."""
+        if not self.reuse_prepared or torch.is_grad_enabled() or torch.compiler.is_compiling():
+            return self.prepare(conditions, batch, frames, mask)
+        key = self._memo_key(conditions, batch, frames, mask)
+        if key is not None and self._memo is not None:
+            owner, memo_mask, memo_key, prepared = self._memo
+            if owner() is conditions and memo_mask is mask and memo_key == key:
+                return prepared
+        prepared = self.prepare(conditions, batch, frames, mask)
+        self._memo = None if key is None else (_weak(conditions, self), mask, key, prepared)
+        return prepared
+
+    def _memo_key(self, conditions: Conditions, batch: int, frames: int, mask: Tensor | None) -> tuple | None:
+        """What prepared conditions depend on besides the objects themselves (None: never reuse them).
+
+        The storage and version counter of every tensor of the conditions, of the mask and of the weights
+        :meth:`prepare` uses: an in-place change (an optimizer step, ``load_state_dict``) or a move
+        (``.to``) changes the key.
+        """
+        parameters = [
+            parameter
+            for name, parameter in self.named_parameters()
+            if name.split(".")[0] not in _PER_CALL_MODULES
+        ]
+        tensors = _tensors(conditions) + ([] if mask is None else [mask])
+        observed = _fingerprint(tensors + parameters)
+        if observed is None:
+            return None
+        device = self.audio_in.weight.device.type
+        autocast = torch.is_autocast_enabled(device) and torch.get_autocast_dtype(device)
+        return (batch, frames, torch.is_inference_mode_enabled(), autocast, self.patch, observed)
+
+    def forward(self, x: Tensor, t: Tensor, conditions: Conditions, mask: Tensor | None = None) -> Tensor:
+        batch, frames, channels = x.shape
+        if channels != self.latent_dim:
+            raise ValueError(f"MMDiT was built for {self.latent_dim} latent channels, got {channels}")
+        prepared = self._prepared(conditions, batch, frames, mask)
+        condition = prepared.condition + self._time_condition(t)
+        audio_condition = condition[:, None, :] + prepared.sync
         context_condition = condition[:, None, :]
-        audio = Stream(self.audio_in(tokens_x), audio_mask, audio_condition, self.rotary.angles(audio_times))
-        context = [Stream(tokens, m, context_condition, rotary) for tokens, m, rotary in streams_context]
+        audio_activated, context_activated = F.silu(audio_condition), F.silu(context_condition)
+        audio_mask = prepared.audio_mask
+        audio = Stream(
+            self.audio_in(self._patchify(x)),
+            audio_mask,
+            audio_condition,
+            prepared.audio_rotary,
+            audio_activated,
+        )
+        context = [
+            Stream(tokens, m, context_condition, rotary, context_activated)
+            for tokens, m, rotary in prepared.context
+        ]
         for block in self.joint:
             updated = block([audio, *context], self.attention)
-            audio = Stream(updated[0], audio_mask, audio_condition, audio.rotary)
+            audio = replace(audio, x=updated[0])
             context = [
-                Stream(tokens, stream.mask, stream.condition, stream.rotary)
-                for tokens, stream in zip(updated[1:], context, strict=False)
+                replace(stream, x=tokens) for tokens, stream in zip(updated[1:], context, strict=False)
             ]
         for block in self.single:
-            audio = Stream(block(audio, self.attention), audio_mask, audio_condition, audio.rotary)
-        out = self.final(audio.x, audio_condition)  # (B, tokens, patch · C)
+            audio = replace(audio, x=block(audio, self.attention))
+        out = self.final(audio.x, audio_condition, audio_activated)  # (B, tokens, patch · C)
         return out.reshape(batch, -1, channels)[:, :frames]
 
-    def _patchify(self, x: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor | None]:
-        """(B, T, C) latents → (B, ceil(T / patch), patch · C) tokens and their mask (a token with any valid frame; None: all)."""
+    def _patchify(self, x: Tensor) -> Tensor:
+        """(B, T, C) latents → (B, ceil(T / patch), patch · C) tokens (the last padded with zero frames)."""
         batch, frames, _ = x.shape
         extra = -frames % self.patch
         if extra:
-            x = torch.nn.functional.pad(x, (0, 0, 0, extra))
-            if mask is not None:
-                mask = torch.nn.functional.pad(mask, (0, extra))
-        tokens = x.reshape(batch, -1, self.patch * x.shape[-1])
+            x = F.pad(x, (0, 0, 0, extra))
+        return x.reshape(batch, -1, self.patch * x.shape[-1])
+
+    def _token_mask(self, mask: Tensor | None) -> Tensor | None:
+        """(B, T) frame mask → (B, tokens) token mask (a token with any valid frame); None when all are valid."""
         if mask is None or bool(mask.all()):
-            return tokens, None  # every token real: attention needs no mask (fused kernels)
-        return tokens, mask.reshape(batch, -1, self.patch).any(dim=2)
+            return None  # every token real: attention needs no mask (fused kernels)
+        extra = -mask.shape[1] % self.patch
+        if extra:
+            mask = F.pad(mask, (0, extra))
+        return mask.reshape(mask.shape[0], -1, self.patch).any(dim=2)
 
     def _sync_condition(
         self, sync: FrameFeatures | None, batch: int, tokens: int, token_rate: float
@@ -283,3 +400,19 @@ class MMDiT(Denoiser):
         aligned = resample_to_frames(sync.values, sync.fps, tokens, token_rate)
         present = _present(sync.mask, batch, aligned.device)
         return torch.where(present[:, None, None], self.sync_in(aligned), self.sync_placeholder)
+
+
+_PER_CALL_MODULES = frozenset({"audio_in", "time_embed", "joint", "single", "final"})
+"""Top-level modules that act on the latents or the time, whose weights prepared conditions never use."""
+
+
+def _weak(conditions: Conditions, model: MMDiT) -> weakref.ref:
+    """A weak reference to ``conditions`` that drops ``model``'s memo when the conditions are freed."""
+    owner = weakref.ref(model)
+
+    def forget(reference: weakref.ref) -> None:
+        memo_owner = owner()
+        if memo_owner is not None and memo_owner._memo is not None and memo_owner._memo[0] is reference:
+            memo_owner._memo = None
+
+    return weakref.ref(conditions, forget)

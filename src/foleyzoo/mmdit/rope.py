@@ -36,11 +36,16 @@ class TimeRotary:
 
 
 def apply_rotary(x: Tensor, rotary: tuple[Tensor, Tensor] | None) -> Tensor:
-    """Rotate ``x`` (B, H, L, D) by the (cos, sin) tables (L, D) in float32; unchanged when ``rotary`` is None."""
+    """Rotate ``x`` (B, H, L, D) by the (cos, sin) tables (L, D) in float32; unchanged when ``rotary`` is None.
+
+    x·cos + rotate_half(x)·sin with rotate_half(x) = (−x₂, x₁), written as one roll and one fused
+    multiply-add against sin with its first half negated (fewer passes over x than negate + concatenate).
+    """
     if rotary is None:
         return x
     cos, sin = rotary
     half = x.shape[-1] // 2
     x32 = x.float()
-    turned = torch.cat([-x32[..., half:], x32[..., :half]], dim=-1)
-    return (x32 * cos + turned * sin).to(x.dtype)
+    sign = torch.ones(x.shape[-1], dtype=sin.dtype, device=sin.device)
+    sign[:half] = -1.0
+    return torch.addcmul(x32 * cos, x32.roll(half, dims=-1), sin * sign).to(x.dtype)
