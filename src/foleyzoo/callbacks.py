@@ -118,6 +118,8 @@ def first_non_finite_gradient(pl_module: LightningModule, optimizer: torch.optim
     if not parameters:
         return None
     flags = torch.stack([torch.isfinite(p.grad).all() for p in parameters])
+    if hasattr(flags, "full_tensor"):  # FSDP2's sharded gradients: every rank must see every shard's flag
+        flags = flags.full_tensor()
     if bool(flags.all()):
         return None
     bad = parameters[int((~flags).nonzero()[0])]

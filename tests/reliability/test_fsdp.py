@@ -75,3 +75,19 @@ def test_foley_flow_matching_shards_its_denoiser_and_ema_under_a_device_mesh(pro
     assert all(isinstance(p, DTensor) for p in model.denoiser.parameters())
     assert all(isinstance(p, DTensor) for p in model.ema.module.parameters())
     assert not any(isinstance(p, DTensor) for p in model.codec.parameters())  # frozen parts stay whole
+
+
+def test_the_non_finite_guard_reads_sharded_gradients(process_group: None) -> None:
+    from lightning.pytorch import LightningModule
+
+    from foleyzoo.callbacks import first_non_finite_gradient
+
+    module = LightningModule()
+    module.net = torch.nn.Sequential(torch.nn.Linear(4, 4))
+    shard_blocks(module.net, init_device_mesh("cpu", (1,)), block_types=(torch.nn.Linear,))
+    optimizer = torch.optim.SGD(module.parameters(), lr=0.1)
+    module.net(torch.randn(2, 4)).sum().backward()
+    assert isinstance(module.net[0].weight.grad, DTensor)
+    assert first_non_finite_gradient(module, optimizer) is None
+    module.net[0].weight.grad.to_local().fill_(float("nan"))
+    assert first_non_finite_gradient(module, optimizer) == "net.0.weight"
