@@ -42,19 +42,11 @@ from _common import (
     write_json,
 )
 
-from foleyzoo.api import (
-    AudioCodec,
-    Denoiser,
-    StereoRenderer,
-    SyncEncoder,
-    TextEncoder,
-    VisualEncoder,
-    Vocoder,
-)
 from foleyzoo.data.media import mux_audio, write_wav
 from foleyzoo.data.synthfoley.generator import generate_clip, write_clip
 from foleyzoo.pipeline import FoleyPipeline
 from foleyzoo.pipeline import pipeline as pipeline_module
+from foleyzoo.pipeline.bundle import PART_INTERFACES
 from foleyzoo.plugins.allowlist import instantiate_from_config
 from foleyzoo.samplers import EulerSampler
 
@@ -102,15 +94,6 @@ PARTS: dict[str, dict[str, Any]] = {
 }
 """The S-16k pipeline's parts; the encoders are the tiny ones at CLIP's and Synchformer's feature widths."""
 
-INTERFACES = {
-    "codec": AudioCodec,
-    "denoiser": Denoiser,
-    "text_encoder": TextEncoder,
-    "visual_encoder": VisualEncoder,
-    "sync_encoder": SyncEncoder,
-    "vocoder": Vocoder,
-    "renderer": StereoRenderer,
-}
 
 STAGES = [
     "decode",
@@ -131,7 +114,7 @@ def build_pipeline(steps: int, cfg: float, device: str) -> FoleyPipeline:
     parts = {}
     for index, (name, config) in enumerate(PARTS.items()):
         torch.manual_seed(index)
-        parts[name] = instantiate_from_config(config, INTERFACES[name], source=f"PARTS[{name!r}]")
+        parts[name] = instantiate_from_config(config, PART_INTERFACES[name], source=f"PARTS[{name!r}]")
     data_format = {"visual_size": FRAME_SIZE, "sync_size": FRAME_SIZE, "window": SECONDS}
     return FoleyPipeline(
         **parts,

@@ -143,14 +143,27 @@ def state_dict_mismatch(expected: dict[str, Any], stored: dict[str, Any], limit:
     return "; ".join(parts)
 
 
-def check_resumable(path: str | Path, model: torch.nn.Module) -> None:
+def stored_shapes(state_dict: Mapping[str, Any]) -> dict[str, Tensor]:
+    """The state dict's tensors as meta tensors: names and shapes to compare, without the weights' memory."""
+    return {
+        key: torch.empty(value.shape, device="meta")
+        for key, value in state_dict.items()
+        if isinstance(value, Tensor)
+    }
+
+
+def check_resumable(
+    path: str | Path, model: torch.nn.Module, stored: Mapping[str, Tensor] | None = None
+) -> None:
     """Refuse, naming the file and the mismatched parameters, to resume ``model`` from a checkpoint of
-    another model (Lightning would fail deep inside ``load_state_dict``). A distributed checkpoint (a
-    folder of shards) is left to the strategy that wrote it."""
+    another model (Lightning would fail deep inside ``load_state_dict``). ``stored`` is the checkpoint's
+    state dict (or its :func:`stored_shapes`) where already read. A distributed checkpoint (a folder of
+    shards) is left to the strategy that wrote it."""
     path = Path(path)
     if path.is_dir():
         return
-    problem = state_dict_mismatch(model.state_dict(), read_checkpoint(path)["state_dict"])
+    stored = read_checkpoint(path)["state_dict"] if stored is None else stored
+    problem = state_dict_mismatch(model.state_dict(), dict(stored))
     if problem:
         raise ConfigError(
             f"{path}: this checkpoint is not of the model the recipe builds ({type(model).__name__}): {problem}"

@@ -20,7 +20,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
 import yaml
 from lightning.fabric.plugins import CheckpointIO
 from lightning.pytorch import Callback, LightningDataModule, LightningModule, Trainer
@@ -29,7 +28,7 @@ from lightning.pytorch.strategies import Strategy
 
 from foleyzoo.atomic_io import AtomicCheckpointIO
 from foleyzoo.callbacks import NonFiniteGuard, SaveLastAtEnd
-from foleyzoo.checkpoints import check_resumable
+from foleyzoo.checkpoints import check_resumable, read_checkpoint, stored_shapes
 from foleyzoo.errors import ConfigError, FoleyzooError, PluginError
 from foleyzoo.plugins.allowlist import check_config_allowed, iter_class_paths
 from foleyzoo.plugins.records import PluginStatus
@@ -115,22 +114,20 @@ class FoleyCLI(LightningCLI):
     def _run_subcommand(self, subcommand: str) -> None:
         """Refuse a ``--ckpt_path`` of another model, naming its mismatched parameters, then run."""
         ckpt_path = self.config_init[subcommand].get("ckpt_path")
-        if ckpt_path and Path(ckpt_path).exists():
-            check_resumable(ckpt_path, self.model)
+        stored = getattr(self, "_stored_shapes", None)
+        if ckpt_path and stored is not None:
+            check_resumable(ckpt_path, self.model, stored)
         super()._run_subcommand(subcommand)
 
     def _parse_ckpt_path(self) -> None:
         """Refuse a checkpoint whose stored config names classes outside the allowlist, then resume as usual."""
         subcommand = self.config.get("subcommand")
         ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
+        self._stored_shapes = None
         if ckpt_path and Path(ckpt_path).is_file():
-            try:
-                checkpoint = torch.load(ckpt_path, weights_only=True, map_location="cpu")
-            except Exception as exc:
-                raise ConfigError(
-                    f"{ckpt_path}: not a readable checkpoint ({type(exc).__name__}: {exc})"
-                ) from exc
+            checkpoint = read_checkpoint(ckpt_path)
             check_config_allowed(checkpoint.get("hyper_parameters") or {}, source=str(ckpt_path))
+            self._stored_shapes = stored_shapes(checkpoint["state_dict"])  # read once, checked once built
         super()._parse_ckpt_path()
 
 
