@@ -141,6 +141,44 @@ def test_sync_changes_in_one_second_move_the_velocity_there_most() -> None:
     assert delta[late].mean() > 5 * delta[~late].mean(), delta
 
 
+def _with_identity_blocks(model: MMDiT) -> MMDiT:
+    """``model`` with every adaLN modulation zeroed (as at initialisation): blocks pass tokens through and
+    the final layer reads the audio tokens as they entered, untouched by any per-token modulation."""
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if "modulation" in name:
+                parameter.zero_()
+    return model
+
+
+@pytest.mark.parametrize("patch", [1, 2])
+def test_sync_input_adds_the_sync_features_to_the_audio_tokens_at_their_own_time(patch: int) -> None:
+    """With ``sync_input`` a sync change in the last 0.5 s reaches exactly the tokens shown then, even with
+    every modulation zeroed; without it, through identity blocks, sync cannot reach the output at all."""
+    x, t, given = latents(), torch.tensor([0.5, 0.5], dtype=torch.float64), conditions()
+    values = given.sync.values.clone()
+    values[:, 12:] += 3.0  # the last 0.5 s of a 2 s clip
+    changed = Conditions(**{**given.__dict__, "sync": FrameFeatures(values, SYNC_RATE)})
+    with_input = _with_identity_blocks(tiny(patch, sync_input=True))
+    delta = (with_input(x, t, changed) - with_input(x, t, given)).abs().amax(dim=(0, 2))
+    token_centres = (torch.arange(-(-25 // patch)) + 0.5) * patch / RATE
+    late_frames = (token_centres >= 1.5).repeat_interleave(patch)[:25]
+    assert bool((delta[late_frames] > 1e-3).all()) and bool((delta[~late_frames] == 0).all()), delta
+    without_input = _with_identity_blocks(tiny(patch))
+    assert torch.equal(without_input(x, t, changed), without_input(x, t, given))
+
+
+def test_sync_input_adds_nothing_for_rows_without_sync() -> None:
+    """A row whose sync mask is all False (dropped for guidance) gets no sync added to its tokens."""
+    model = _with_identity_blocks(tiny(sync_input=True))
+    x, t, given = latents(), torch.tensor([0.5, 0.5], dtype=torch.float64), conditions()
+    dropped = FrameFeatures(given.sync.values, SYNC_RATE, torch.zeros(2, 16, dtype=torch.bool))
+    without = Conditions(**{**given.__dict__, "sync": None})
+    assert torch.allclose(
+        model(x, t, Conditions(**{**given.__dict__, "sync": dropped})), model(x, t, without), atol=1e-12
+    )
+
+
 def test_rotary_angles_depend_on_time_difference_and_share_one_axis() -> None:
     rotary = TimeRotary(head_dim=8, rate=RATE)
     q, k = torch.randn(1, 1, 1, 8), torch.randn(1, 1, 1, 8)

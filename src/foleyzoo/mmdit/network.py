@@ -65,7 +65,8 @@ class PreparedConditions:
     ``context``: the visual and text streams' tokens (B, L, hidden), key masks (None: all real) and
     rotary tables; ``condition``: (B, hidden) duration + pooled visual + pooled text embeddings (the flow
     time's is added per call); ``sync``: the audio tokens' extra modulation (B, tokens or 1, hidden);
-    ``audio_mask``: the audio tokens' key mask (None: all real); ``audio_rotary``: their rotary tables.
+    ``audio_mask``: the audio tokens' key mask (None: all real); ``audio_rotary``: their rotary tables;
+    ``sync_tokens``: what the sync features add to the audio tokens' input (B, tokens, hidden), or None.
     """
 
     context: list[tuple[Tensor, Tensor | None, tuple[Tensor, Tensor] | None]]
@@ -73,6 +74,7 @@ class PreparedConditions:
     sync: Tensor
     audio_mask: Tensor | None
     audio_rotary: tuple[Tensor, Tensor]
+    sync_tokens: Tensor | None = None
 
 
 def _tensors(record: Any) -> list[Tensor]:
@@ -106,6 +108,10 @@ class MMDiT(Denoiser):
     backend: an :class:`~foleyzoo.api.AttentionBackend` or one of ``"sdpa"``, ``"xformers"``, ``"naive"``.
     ``patch`` groups that many latent frames into one audio token (fewer tokens, same output length).
 
+    ``sync_input`` also adds the sync features, projected, to the audio tokens as they enter the network
+    (an addition to the paper's per-block modulation: timing is in the residual stream from the first
+    block on). Rows without sync features get nothing added.
+
     ``reuse_prepared`` (default True): without gradients, a call with the same ``Conditions`` object as
     the last (same tensors, unchanged in place, same weights, batch, length and mask) reuses
     :meth:`prepare`'s result instead of recomputing it; set it False to recompute every call.
@@ -130,6 +136,7 @@ class MMDiT(Denoiser):
         rope_theta: float = 10000.0,
         frequency_dim: int = 256,
         patch: int = 1,
+        sync_input: bool = False,
     ) -> None:
         super().__init__()
         if patch < 1:
@@ -145,6 +152,7 @@ class MMDiT(Denoiser):
         self.hidden = hidden
         self.frequency_dim = frequency_dim
         self.patch = patch
+        self.sync_input = sync_input and sync_dim is not None
         self.attention = attention_backend(attention)
         self.rotary = TimeRotary(hidden // heads, rate=latent_rate, theta=rope_theta)
 
@@ -167,6 +175,8 @@ class MMDiT(Denoiser):
         if sync_dim is not None:
             self.sync_in = _Embedder(sync_dim, hidden)
             self.sync_placeholder = nn.Parameter(torch.zeros(hidden))
+            if self.sync_input:
+                self.sync_tokens = nn.Linear(sync_dim, hidden)
         self.joint = nn.ModuleList(
             JointBlock(
                 hidden,
@@ -302,6 +312,7 @@ class MMDiT(Denoiser):
             sync=self._sync_condition(conditions.sync, batch, audio_tokens, token_rate),
             audio_mask=audio_mask,
             audio_rotary=self.rotary.angles(token_times(audio_tokens, token_rate, device)),
+            sync_tokens=self._sync_input(conditions.sync, batch, audio_tokens, token_rate),
         )
 
     def _prepared(
@@ -349,8 +360,11 @@ class MMDiT(Denoiser):
         context_condition = condition[:, None, :]
         audio_activated, context_activated = F.silu(audio_condition), F.silu(context_condition)
         audio_mask = prepared.audio_mask
+        audio_tokens = self.audio_in(self._patchify(x))
+        if prepared.sync_tokens is not None:
+            audio_tokens = audio_tokens + prepared.sync_tokens
         audio = Stream(
-            self.audio_in(self._patchify(x)),
+            audio_tokens,
             audio_mask,
             audio_condition,
             prepared.audio_rotary,
@@ -400,6 +414,17 @@ class MMDiT(Denoiser):
         aligned = resample_to_frames(sync.values, sync.fps, tokens, token_rate)
         present = _present(sync.mask, batch, aligned.device)
         return torch.where(present[:, None, None], self.sync_in(aligned), self.sync_placeholder)
+
+    def _sync_input(
+        self, sync: FrameFeatures | None, batch: int, tokens: int, token_rate: float
+    ) -> Tensor | None:
+        """(B, tokens, hidden): the sync features projected for the audio tokens' input (zero for absent rows), or None."""
+        if not self.sync_input or sync is None:
+            return None
+        self._check_dim("sync features", self.sync_dim, sync.values.shape[-1])
+        aligned = resample_to_frames(sync.values, sync.fps, tokens, token_rate)
+        present = _present(sync.mask, batch, aligned.device)
+        return self.sync_tokens(aligned) * present[:, None, None].to(aligned.dtype)
 
 
 _PER_CALL_MODULES = frozenset({"audio_in", "time_embed", "joint", "single", "final"})
