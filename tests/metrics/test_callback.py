@@ -9,7 +9,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch.utils.data import DataLoader
 
-from foleyzoo.api import Embedder, Embedding, Waveform
+from foleyzoo.api import Embedder, Embedding, Video, Waveform
 from foleyzoo.errors import ConfigError
 from foleyzoo.metrics.callback import ValidationMetrics
 
@@ -114,3 +114,54 @@ def test_metrics_without_their_networks_are_refused():
         ValidationMetrics(metrics=("desync",), audio_embedder=SpectrumEmbedder())
     with pytest.raises(ConfigError, match="unknown metrics"):
         ValidationMetrics(metrics=("fad",), audio_embedder=SpectrumEmbedder())
+
+
+class Brightness(Embedder):
+    """Video → its mean brightness and two functions of it (a fixed, deterministic embedder)."""
+
+    modality = "video"
+
+    def embed(self, inputs):
+        level = inputs.frames.mean(dim=(1, 2, 3, 4))
+        return Embedding(values=torch.stack([level, level.square(), level.sqrt()], dim=-1))
+
+
+class Shuffler(NoisyCopy):
+    """'Generates' the batch's own audio, or with ``shift`` each clip a neighbour's sound (the same set of sounds)."""
+
+    def __init__(self, shift: int) -> None:
+        super().__init__(noise=0.0)
+        self.shift = shift
+
+    def generate_audio(self, batch, seed=0):
+        return Waveform(torch.roll(batch["audio"].samples, self.shift, dims=0), RATE)
+
+
+def tone_videos() -> DataLoader:
+    """16 tones, each with a video whose brightness tells its pitch: sound and picture belong together."""
+    t = torch.arange(RATE // 2) / RATE
+    frequencies = torch.linspace(200, 3000, 16)
+    items = [
+        (torch.sin(2 * torch.pi * f * t)[None] * 0.5, torch.full((2, 3, 4, 4), float(f) / 4000))
+        for f in frequencies
+    ]
+
+    def collate(rows):
+        return {
+            "audio": Waveform(torch.stack([a for a, _ in rows]), RATE),
+            "visual": Video(torch.stack([v for _, v in rows]), 8.0),
+        }
+
+    return DataLoader(items, batch_size=8, collate_fn=collate)
+
+
+def test_favd_scores_the_pairing_that_fd_cannot_see():
+    callback = ValidationMetrics(
+        metrics=("fd", "favd"), audio_embedder=SpectrumEmbedder(), video_embedder=Brightness(), max_batches=2
+    )
+    right = callback.evaluate(Shuffler(0), tone_videos())
+    wrong = callback.evaluate(Shuffler(1), tone_videos())
+    assert right["fd"] < 1e-9 and wrong["fd"] < 1e-9  # the same 16 sounds either way
+    assert right["favd"] < 1e-6 < 0.01 < wrong["favd"], (right, wrong)  # measured ~1e-8 (round-off) and 0.036
+    with pytest.raises(ConfigError, match="'favd' needs audio_embedder and video_embedder"):
+        ValidationMetrics(metrics=("favd",), audio_embedder=SpectrumEmbedder())

@@ -94,6 +94,37 @@ def test_the_videos_soundtracks_and_manifests_stand_in_for_folders(clips, capsys
     assert record["pairs"] == 4 and 0.0 < record["results"]["FD-AVContrastive"] < 1.0
 
 
+def test_favd_sees_audio_given_to_the_wrong_videos_where_fd_cannot(clips, capsys, tmp_path):
+    """Every clip's file holds its neighbour's sound: the same set of sounds (FD 0), wrongly paired (FAVD > 0)."""
+    shuffled = tmp_path / "shuffled"
+    shuffled.mkdir()
+    for index in range(4):
+        write_wav(shuffled / f"clip_{index:05d}.wav", generate_clip((2024, (index + 1) % 4)).audio, 16000)
+    scores = {}
+    for name, folder in (("same", clips["generated"]), ("shuffled", shuffled)):
+        out = tmp_path / f"{name}.json"
+        code, _, err = run(
+            capsys, "--generated", folder, "--reference", clips["reference"], "--videos", clips["videos"],
+            "--embedders", f"contrastive={clips['avc']}", "--duration", "4", "--json", out,
+        )  # fmt: skip
+        assert code == 0, err
+        scores[name] = json.loads(out.read_text())
+    record = scores["same"]
+    assert "favd" in record["settings"]["metrics"]  # chosen by default when the videos are given
+    assert "Fréchet audio-visual distance" in record["settings"]["favd"]
+    assert record["directions"]["FAVD-AVContrastive"] == "lower"
+    same, wrong = record["results"], scores["shuffled"]["results"]
+    assert same["FAVD-AVContrastive"] < 1e-12 and wrong["FD-AVContrastive"] < 1e-12  # the reference's sounds
+    # the untrained checkpoint's embeddings barely vary (covariance traces ~5e-5 audio, ~3e-7 video), so
+    # a wrong pairing moves FAVD little in absolute terms (8.4e-7 measured), far above round-off (0 here)
+    assert wrong["FAVD-AVContrastive"] > 1e-7, wrong
+    code, _, err = run(
+        capsys, "--generated", clips["generated"], "--reference", clips["reference"],
+        "--embedders", f"contrastive={clips['avc']}", "--metrics", "favd",
+    )  # fmt: skip
+    assert code == 2 and "'favd' needs" in err and "--videos" in err
+
+
 def test_vggsound_rows_become_ids(tmp_path):
     vggsound = tmp_path / "vggsound.csv"
     vggsound.write_text("---g-f_I2yQ,1,people marching,test\n--0PQM4-hqg,30,waterfall burbling,train\n")

@@ -1,4 +1,5 @@
-"""FrechetDistance: its matrix square root against scipy's, the closed form of two Gaussians, and edge cases."""
+"""FrechetDistance: its matrix square root against scipy's, the closed form of two Gaussians, edge cases; and its
+audio-visual form (FAVD), which sees a wrong pairing of sounds and videos."""
 
 from __future__ import annotations
 
@@ -7,8 +8,14 @@ import pytest
 import scipy.linalg
 import torch
 
-from foleyzoo.metrics import FrechetDistance
-from foleyzoo.metrics.frechet import frechet_distance, gaussian_statistics, psd_sqrt, trace_sqrt_product
+from foleyzoo.metrics import FrechetAudioVisualDistance, FrechetDistance
+from foleyzoo.metrics.frechet import (
+    frechet_distance,
+    gaussian_statistics,
+    joint_embeddings,
+    psd_sqrt,
+    trace_sqrt_product,
+)
 
 
 def random_covariance(dim: int, seed: int, rank: int | None = None) -> torch.Tensor:
@@ -107,3 +114,72 @@ def test_three_dimensional_embeddings_are_pooled_and_mismatches_refused():
         wrong.compute()
     with pytest.raises(ValueError, match="needs generated and reference"):
         FrechetDistance().compute()
+
+
+def paired_embeddings(count: int = 256, seed: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
+    """Audio (N, 6) that depends on its video (N, 4), as a trained audio-visual model's embeddings do."""
+    generator = torch.Generator().manual_seed(seed)
+    video = torch.randn(count, 4, generator=generator, dtype=torch.float64)
+    mixing = torch.randn(4, 6, generator=generator, dtype=torch.float64)
+    return video @ mixing + 0.3 * torch.randn(count, 6, generator=generator, dtype=torch.float64), video
+
+
+def test_favd_of_a_set_against_itself_is_zero():
+    audio, video = paired_embeddings()
+    metric = FrechetAudioVisualDistance()
+    metric.update(generated=audio[:100], reference=audio[:100], video=video[:100])
+    metric.update(generated=audio[100:], reference=audio[100:], video=video[100:])  # batches accumulate
+    assert 0.0 <= float(metric.compute()) < 1e-9
+
+
+def test_a_wrong_pairing_raises_favd_while_audio_only_fd_stays_zero():
+    """Every clip given its neighbour's sound: the same sounds (FD 0) on the wrong videos (FAVD > 0)."""
+    audio, video = paired_embeddings()
+    shuffled = torch.roll(audio, 1, dims=0)
+    audio_only, joint, correct = FrechetDistance(), FrechetAudioVisualDistance(), FrechetAudioVisualDistance()
+    audio_only.update(generated=shuffled, reference=audio)
+    joint.update(generated=shuffled, reference=audio, video=video)
+    correct.update(generated=audio, reference=audio, video=video)
+    assert float(audio_only.compute()) < 1e-9 and float(correct.compute()) < 1e-9
+    # the population value: the joint Gaussian against one with the same marginals and no cross-covariance
+    mixing = torch.linalg.lstsq(video, audio).solution  # (4, 6), the audio's dependence on its video
+    sigma_audio = torch.cov(audio.T)
+    paired = torch.cat(
+        [torch.cat([torch.eye(4, dtype=torch.float64), mixing], 1), torch.cat([mixing.T, sigma_audio], 1)]
+    )
+    independent = torch.block_diag(torch.eye(4, dtype=torch.float64), sigma_audio)
+    expected = float(frechet_distance(torch.zeros(10), paired, torch.zeros(10), independent))
+    assert expected > 1.0 and float(joint.compute()) == pytest.approx(expected, rel=0.2)
+
+
+def test_favd_is_the_plain_fd_of_the_concatenated_vectors_and_sets_may_have_their_own_videos():
+    audio, video = paired_embeddings()
+    generator = torch.Generator().manual_seed(9)
+    generated = audio[:150] + 0.5 * torch.randn(150, 6, generator=generator, dtype=torch.float64)
+    joint = FrechetAudioVisualDistance()
+    joint.update(generated=generated[:70], video=video[:70])  # each set with its own clips' videos
+    joint.update(generated=generated[70:], video=video[70:150])
+    joint.update(reference=audio[150:], video=video[150:])
+    plain = FrechetDistance()
+    plain.update(
+        generated=torch.cat([generated, video[:150]], dim=1),
+        reference=torch.cat([audio[150:], video[150:]], dim=1),
+    )
+    assert float(joint.compute()) == pytest.approx(float(plain.compute()), rel=1e-12)
+    assert float(joint.compute()) == pytest.approx(
+        float(frechet_distance(*gaussian_statistics(joint_embeddings(generated, video[:150])),
+                               *gaussian_statistics(joint_embeddings(audio[150:], video[150:])))),
+        rel=1e-12,
+    )  # fmt: skip
+
+
+def test_favd_refuses_missing_or_miscounted_video_embeddings():
+    audio, video = paired_embeddings(count=8)
+    with pytest.raises(ValueError, match="needs the video embeddings"):
+        FrechetAudioVisualDistance().update(generated=audio, reference=audio)
+    with pytest.raises(ValueError, match="8 reference embeddings but 7 video embeddings"):
+        FrechetAudioVisualDistance().update(reference=audio, video=video[:7])
+    with pytest.raises(ValueError, match=r"one \(N, D\) embedding per clip"):
+        FrechetAudioVisualDistance().update(generated=audio[:, None], video=video)
+    with pytest.raises(ValueError, match="needs generated and reference"):
+        FrechetAudioVisualDistance().compute()

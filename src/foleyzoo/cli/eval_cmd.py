@@ -25,7 +25,7 @@ __all__ = ["EMBEDDER_NAMES", "METRICS", "build_parser", "evaluate", "main", "rea
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".m4a", ".aac", ".opus")
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".mov", ".avi")
-METRICS = ("fd", "kl", "is", "av-align", "desync", "clap", "synthfoley")
+METRICS = ("fd", "favd", "kl", "is", "av-align", "desync", "clap", "synthfoley")
 EMBEDDER_NAMES = {
     "panns": "a PANNs CNN14 weights file (Cnn14_16k_mAP=0.438.pth or .safetensors)",
     "vggish": "a VGGish weights file (vggish-10086976.pth or .safetensors)",
@@ -38,6 +38,7 @@ CAPTION_COLUMNS = ("caption", "text", "prompt", "label", "description")
 PATH_COLUMNS = ("path", "audio", "audio_path", "video_path", "filepath")
 DIRECTIONS = {
     "fd": "lower",
+    "favd": "lower",
     "kl": "lower",
     "is": "higher",
     "av-align": "higher",
@@ -223,6 +224,7 @@ def _needs(metrics: Sequence[str], paths: dict[str, Path], inputs: Inputs) -> No
     audio_nets = {"panns", "vggish", "contrastive", "clap"} & set(paths)
     wants = {
         "fd": (bool(audio_nets), "an audio network: --embedders panns=… vggish=… or contrastive=…"),
+        "favd": ("contrastive" in paths and bool(inputs.videos), "--embedders contrastive=CKPT and --videos"),
         "kl": ("panns" in paths, "PANNs logits: --embedders panns=PATH"),
         "is": ("panns" in paths, "PANNs logits: --embedders panns=PATH"),
         "av-align": (
@@ -290,7 +292,7 @@ def load_networks(paths: dict[str, Path], metrics: Sequence[str], device: torch.
         nets["panns"] = PANNsCNN14(str(paths["panns"]))
     if "vggish" in paths and "fd" in wanted:
         nets["vggish"] = VGGish(str(paths["vggish"]))
-    if "contrastive" in paths and wanted & {"fd", "av-align"}:
+    if "contrastive" in paths and wanted & {"fd", "favd", "av-align"}:
         nets["contrastive"] = AVContrastiveAudio(str(paths["contrastive"]))
         nets["contrastive-video"] = AVContrastiveVideo.sharing(nets["contrastive"])
     if "clap" in paths and "clap" in wanted:
@@ -345,6 +347,7 @@ def evaluate(
     from foleyzoo.metrics import (
         AVAlignment,
         DeSync,
+        FrechetAudioVisualDistance,
         FrechetDistance,
         InceptionScore,
         KLDivergence,
@@ -357,12 +360,13 @@ def evaluate(
     fd_nets = [name for name in ("panns", "vggish", "contrastive") if name in nets] if "fd" in metrics else []
     fds = {name: FrechetDistance() for name in fd_nets}
     kl, inception = KLDivergence(), InceptionScore(splits=args.is_splits, seed=args.is_seed)
-    alignment, desync, clap = AVAlignment(), DeSync(), TextAudioScore()
+    alignment, favd, desync, clap = AVAlignment(), FrechetAudioVisualDistance(), DeSync(), TextAudioScore()
     synthfoley = SynthFoleyScores()
     truths = _truth_files(inputs) if "synthfoley" in metrics else {}
     for ids in _chunks(inputs.ids, args.batch_size):
         generated_paths = [inputs.generated[i] for i in ids]
         reference_paths = [inputs.reference[i] for i in ids]
+        contrastive: dict[str, torch.Tensor] = {}  # this chunk's AVContrastive audio embeddings, once each
         for name in fd_nets + [n for n in ("panns",) if n in nets and n not in fd_nets]:
             net = nets[name]
             rate = net.sample_rate
@@ -376,21 +380,26 @@ def evaluate(
             fake_emb, real_emb = net.embed(fake), net.embed(real)
             if name in fds:
                 fds[name].update(generated=fake_emb.values.cpu(), reference=real_emb.values.cpu())
+            if name == "contrastive":
+                contrastive = {"generated": fake_emb.values.cpu(), "reference": real_emb.values.cpu()}
             if name == "panns":
                 if "kl" in metrics:
                     kl.update(fake_emb.logits.cpu(), real_emb.logits.cpu())
                 if "is" in metrics:
                     inception.update(fake_emb.logits.cpu())
-            if name == "contrastive" and "av-align" in metrics:
-                alignment.update(
-                    fake_emb.values.cpu(), _video_embedding(nets, inputs, ids, args.duration, device)
+        if {"av-align", "favd"} & set(metrics):
+            video = _video_embedding(nets, inputs, ids, args.duration, device)
+            sets = ("generated", "reference") if "favd" in metrics else ("generated",)
+            for which in sets:
+                if which not in contrastive:
+                    files = generated_paths if which == "generated" else reference_paths
+                    contrastive[which] = _contrastive_audio(nets["contrastive"], reader, files, device)
+            if "av-align" in metrics:
+                alignment.update(contrastive["generated"], video)
+            if "favd" in metrics:
+                favd.update(
+                    generated=contrastive["generated"], reference=contrastive["reference"], video=video
                 )
-        if "av-align" in metrics and "contrastive" not in fd_nets:
-            net = nets["contrastive"]
-            fake = Waveform(reader.batch(generated_paths, net.sample_rate).to(device), net.sample_rate)
-            alignment.update(
-                net.embed(fake).values.cpu(), _video_embedding(nets, inputs, ids, args.duration, device)
-            )
         if "desync" in metrics:
             sync = nets["sync"]
             frames = _read_frames(_videos(inputs, ids), sync.fps, sync.frame_size, args.duration)
@@ -426,6 +435,8 @@ def evaluate(
     labels = {"panns": "PANNs", "vggish": "VGGish", "contrastive": "AVContrastive"}
     for name, metric in fds.items():
         results[f"FD-{labels[name]}"] = float(metric.compute())
+    if "favd" in metrics:
+        results["FAVD-AVContrastive"] = float(favd.compute())
     if "kl" in metrics:
         results["KL-PANNs"] = float(kl.compute())
     if "is" in metrics:
@@ -459,6 +470,16 @@ def _videos(inputs: Inputs, ids: Sequence[str]) -> list[Path]:
     return [inputs.videos[i] for i in ids]
 
 
+def _contrastive_audio(
+    net: Any, reader: _AudioReader, paths: Sequence[Path], device: torch.device
+) -> torch.Tensor:
+    """AVContrastive audio embeddings (B, D) of the files, on the CPU (for AV alignment and FAVD)."""
+    from foleyzoo.api import Waveform
+
+    sound = Waveform(reader.batch(paths, net.sample_rate).to(device), net.sample_rate)
+    return net.embed(sound).values.cpu()
+
+
 def _video_embedding(
     nets: dict[str, Any], inputs: Inputs, ids: Sequence[str], duration: float, device: torch.device
 ) -> torch.Tensor:
@@ -479,9 +500,15 @@ def _direction(name: str) -> str:
         return SYNTHFOLEY_DIRECTIONS.get(name.removeprefix("SynthFoley-"), "")
     if name == "IS-PANNs-std":
         return ""
-    key = {"FD": "fd", "KL": "kl", "IS": "is", "AV": "av-align", "DeSync": "desync", "CLAP": "clap"}[
-        name.split("-")[0]
-    ]
+    key = {
+        "FD": "fd",
+        "FAVD": "favd",
+        "KL": "kl",
+        "IS": "is",
+        "AV": "av-align",
+        "DeSync": "desync",
+        "CLAP": "clap",
+    }[name.split("-")[0]]
     return DIRECTIONS[key]
 
 
@@ -532,6 +559,7 @@ def settings_record(
         },
         "networks": {name: _file_record(path) for name, path in paths.items()},
         "fd": "Fréchet distance of Gaussians fitted to the paired clips' embeddings (unbiased covariance, float64); VGGish pools every 0.96 s example",
+        "favd": "Fréchet audio-visual distance: FD (as fd) of each paired clip's AVContrastive audio embedding concatenated with its video's embedding, so a wrong pairing counts",
         "kl": "KL(reference ‖ generated) of softmax(PANNs logits), summed over the 527 classes, averaged over pairs",
         "is": {
             "logits": "PANNs",
@@ -553,7 +581,7 @@ def settings_record(
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="foleyzoo eval",
-        description="Score generated audio against reference audio (FD, KL, IS, AV alignment, DeSync, CLAP, SynthFoley).",
+        description="Score generated audio against reference audio (FD, FAVD, KL, IS, AV alignment, DeSync, CLAP, SynthFoley).",
     )
     parser.add_argument(
         "--generated", type=Path, required=True, help="folder (or CSV manifest) of generated audio"
@@ -564,7 +592,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder or CSV manifest of reference audio (default: the videos' soundtracks)",
     )
     parser.add_argument(
-        "--videos", type=Path, help="folder or CSV manifest of the input videos (AV alignment, DeSync)"
+        "--videos", type=Path, help="folder or CSV manifest of the input videos (FAVD, AV alignment, DeSync)"
     )
     parser.add_argument("--captions", type=Path, help="CSV with id and caption columns (CLAP score)")
     parser.add_argument(

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from foleyzoo.metrics.classifier import InceptionScore, KLDivergence
 from foleyzoo.metrics.desync import DeSync
-from foleyzoo.metrics.frechet import FrechetDistance
+from foleyzoo.metrics.frechet import FrechetAudioVisualDistance, FrechetDistance
 from foleyzoo.metrics.similarity import AVAlignment, TextAudioScore
 from foleyzoo.metrics.synthfoley import SynthFoleyScores
 
 __all__ = [
     "AVAlignment",
     "DeSync",
+    "FrechetAudioVisualDistance",
     "FrechetDistance",
     "InceptionScore",
     "KLDivergence",

@@ -12,13 +12,13 @@ from foleyzoo.api import Embedder, Waveform
 from foleyzoo.errors import ConfigError
 from foleyzoo.metrics.classifier import KLDivergence
 from foleyzoo.metrics.desync import DeSync
-from foleyzoo.metrics.frechet import FrechetDistance
+from foleyzoo.metrics.frechet import FrechetAudioVisualDistance, FrechetDistance
 from foleyzoo.metrics.similarity import AVAlignment
 from foleyzoo.metrics.synthfoley import SynthFoleyScores
 
 __all__ = ["METRIC_NAMES", "ValidationMetrics"]
 
-METRIC_NAMES = ("fd", "kl", "av_alignment", "desync", "synthfoley")
+METRIC_NAMES = ("fd", "favd", "kl", "av_alignment", "desync", "synthfoley")
 """What :class:`ValidationMetrics` can log (the Inception Score needs more clips than a validation check has)."""
 
 
@@ -29,7 +29,7 @@ class ValidationMetrics(Callback):
     or ``(mel, waveform)`` (as :class:`~foleyzoo.flow.module.FoleyFlowMatching` does). Each batch's
     ``audio`` is the reference; ``visual`` frames feed ``video_embedder`` and ``sync`` frames (else
     ``visual``) the ``sync_model``; SynthFoley batches carry the ground truth in ``meta``. Metrics, one of
-    :data:`METRIC_NAMES` each, are logged as ``<prefix><name>`` (``fd``, ``kl``, ``av_alignment``,
+    :data:`METRIC_NAMES` each, are logged as ``<prefix><name>`` (``fd``, ``favd``, ``kl``, ``av_alignment``,
     ``desync``, ``synthfoley_f1`` …) to the trainer's loggers (TensorBoard's scalars). Generation uses
     seed ``seed + batch index``, so every check scores the same noise.
     """
@@ -54,6 +54,10 @@ class ValidationMetrics(Callback):
         needs = {
             "fd": ("audio_embedder", audio_embedder is not None),
             "kl": ("audio_embedder", audio_embedder is not None),
+            "favd": (
+                "audio_embedder and video_embedder",
+                audio_embedder is not None and video_embedder is not None,
+            ),
             "av_alignment": (
                 "audio_embedder and video_embedder",
                 audio_embedder is not None and video_embedder is not None,
@@ -98,7 +102,7 @@ class ValidationMetrics(Callback):
         was_training = pl_module.training
         pl_module.eval()
         fd, kl, alignment, desync = FrechetDistance(), KLDivergence(), AVAlignment(), DeSync()
-        synthfoley = SynthFoleyScores()
+        favd, synthfoley = FrechetAudioVisualDistance(), SynthFoleyScores()
         try:
             for index, batch in enumerate(loader):
                 if index >= self.max_batches:
@@ -108,11 +112,15 @@ class ValidationMetrics(Callback):
                 if isinstance(generated, tuple):
                     generated = generated[-1]
                 self._update(batch, generated, fd, kl, alignment, desync, synthfoley)
+                if "favd" in self.metrics:
+                    self._update_favd(batch, generated, favd)
         finally:
             pl_module.train(was_training)
         results: dict[str, float] = {}
         if "fd" in self.metrics:
             results["fd"] = float(fd.compute())
+        if "favd" in self.metrics:
+            results["favd"] = float(favd.compute())
         if "kl" in self.metrics:
             results["kl"] = float(kl.compute())
         if "av_alignment" in self.metrics:
@@ -151,3 +159,13 @@ class ValidationMetrics(Callback):
                     "ValidationMetrics: metric 'synthfoley' needs SynthFoley batches (with 'meta')"
                 )
             synthfoley.update(generated, batch["meta"], stems=batch.get("ids"))
+
+    def _update_favd(self, batch: dict, generated: Waveform, favd: FrechetAudioVisualDistance) -> None:
+        """Joint (audio ‖ video) embeddings of the generated and the batch's own audio, both with its ``visual`` frames."""
+        assert self.audio_embedder is not None and self.video_embedder is not None
+        video = self.video_embedder.embed(batch["visual"]).values
+        favd.update(
+            generated=self.audio_embedder.embed(generated).values,
+            reference=self.audio_embedder.embed(batch["audio"]).values,
+            video=video,
+        )

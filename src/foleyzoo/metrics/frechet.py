@@ -1,4 +1,5 @@
-"""Fréchet distance between two sets of embeddings: the FD/FAD of av-benchmark, for any embedder."""
+"""Fréchet distances between two sets of embeddings: the FD/FAD of av-benchmark, for any embedder, and its
+audio-visual form over joint (audio, video) embeddings, which also sees whether each sound belongs to its video."""
 
 from __future__ import annotations
 
@@ -7,7 +8,15 @@ from torch import Tensor
 from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
 
-__all__ = ["FrechetDistance", "frechet_distance", "gaussian_statistics", "psd_sqrt", "trace_sqrt_product"]
+__all__ = [
+    "FrechetAudioVisualDistance",
+    "FrechetDistance",
+    "frechet_distance",
+    "gaussian_statistics",
+    "joint_embeddings",
+    "psd_sqrt",
+    "trace_sqrt_product",
+]
 
 
 def psd_sqrt(matrix: Tensor) -> Tensor:
@@ -87,3 +96,49 @@ class FrechetDistance(Metric):
                 f"generated embeddings have {generated.shape[1]} dimensions, reference ones {reference.shape[1]}"
             )
         return frechet_distance(*gaussian_statistics(generated), *gaussian_statistics(reference))
+
+
+def joint_embeddings(audio: Tensor, video: Tensor, name: str = "audio") -> Tensor:
+    """Row-paired (N, Da) audio and (N, Dv) video embeddings → (N, Da + Dv): one joint vector per clip.
+
+    Row i of both must be the same clip; the counts are checked because a silent broadcast or a cut
+    would pair sounds with the wrong videos, the very thing the joint embedding exists to see.
+    """
+    if audio.dim() != 2 or video.dim() != 2:
+        raise ValueError(
+            f"FrechetAudioVisualDistance needs one (N, D) embedding per clip, got {name} "
+            f"{tuple(audio.shape)} and video {tuple(video.shape)}"
+        )
+    if audio.shape[0] != video.shape[0]:
+        raise ValueError(
+            f"FrechetAudioVisualDistance: {audio.shape[0]} {name} embeddings but {video.shape[0]} video "
+            "embeddings; row i of each must be the same clip"
+        )
+    return torch.cat([audio.detach().double(), video.detach().to(audio.device).double()], dim=1)
+
+
+class FrechetAudioVisualDistance(FrechetDistance):
+    """FD over each clip's joint embedding, its audio embedding concatenated with its own video's (lower is better).
+
+    The Fréchet audio-visual distance of the video-to-audio literature. Audio-only FD compares the sound
+    distributions alone, so giving every video another clip's sound leaves it unchanged; the joint
+    Gaussian also carries the audio-video cross-covariance, which a wrong pairing breaks.
+
+    ``update(generated=..., reference=..., video=...)``: ``video`` (N, Dv) holds the embeddings of the
+    clips' videos, row i the video of row i of each audio set given in the same call (both sets, when the
+    generated clips are paired with reference clips of the same videos, as ``foleyzoo eval`` pairs them).
+    """
+
+    def update(
+        self, generated: Tensor | None = None, reference: Tensor | None = None, video: Tensor | None = None
+    ) -> None:
+        """Add clips: audio (N, Da) of either set with the (N, Dv) embeddings of those clips' videos."""
+        if video is None:
+            raise ValueError(
+                "FrechetAudioVisualDistance needs the video embeddings of the clips (video=...); "
+                "without them use the audio-only FrechetDistance"
+            )
+        super().update(
+            generated=None if generated is None else joint_embeddings(generated, video, "generated"),
+            reference=None if reference is None else joint_embeddings(reference, video, "reference"),
+        )
