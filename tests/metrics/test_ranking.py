@@ -153,10 +153,10 @@ def test_trained_judges_rank_reference_model_shuffled_noise(tiny_stages):
     contrastive, sync = tiny_stages.checkpoint("contrastive"), tiny_stages.checkpoint("sync")
     scores = judge_outputs(outputs, reference, Video(frames, 24.0), contrastive, sync)
     favd, fd, alignment, desync = (scores[k] for k in ("favd", "fd", "alignment", "desync"))
-    # measured with the committed tiny judges and a kling-tiny run with one MM-DiT option changed
-    # (reference / soundtrack / model / shuffled / noise): FAVD 0 / 1.48 / 0.039 / 0.175 / 3.14,
-    # FD 0 / 1.42 / 0.024 / 0 / 3.14,
-    # AVAlignment 0.19 / 0.78 / 0.20 / 0.04 / 0.01, DeSync 0.04 / 0.00 / 0.07 / 0.62 / 0.59 s
+    # measured with the committed tiny judges and the committed kling-tiny recipe's model
+    # (reference / soundtrack / model / shuffled / noise): FAVD 0 / 1.48 / 0.029 / 0.175 / 3.14,
+    # FD 0 / 1.42 / 0.015 / 0 / 3.14,
+    # AVAlignment 0.19 / 0.78 / 0.20 / 0.04 / 0.01, DeSync 0.04 / 0.00 / 0.04 / 0.62 / 0.59 s
     assert favd["reference"] < 1e-6 < favd["model"] < 0.5 * favd["shuffled"], favd
     assert 3 * favd["shuffled"] < favd["noise"], favd
     assert fd["reference"] < 1e-6 and fd["shuffled"] < 1e-6, fd  # audio-only FD cannot see the pairing
