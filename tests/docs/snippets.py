@@ -32,7 +32,6 @@ import argparse
 import contextlib
 import io
 import itertools
-import os
 import re
 import runpy
 import shlex
@@ -197,16 +196,6 @@ def quiet() -> Iterator[io.StringIO]:
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
         yield buffer
-
-
-@contextlib.contextmanager
-def working_folder(folder: Path) -> Iterator[None]:
-    previous = Path.cwd()
-    os.chdir(folder)
-    try:
-        yield
-    finally:
-        os.chdir(previous)
 
 
 def make_sandbox(folder: Path) -> Path:

@@ -24,8 +24,8 @@ from tests.docs.snippets import (
     command_lines,
     make_sandbox,
     read_snippets,
-    working_folder,
 )
+from tests.stages import working_folder
 
 _INDENTED_COMMAND = re.compile(r"^(?: {4}|\t)(?:\.venv/bin/)?(?:foleyzoo|python3?) ", re.MULTILINE)
 

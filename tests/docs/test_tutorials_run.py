@@ -21,7 +21,6 @@ from tests.docs.snippets import (
     make_sandbox,
     program_and_arguments,
     read_snippets,
-    working_folder,
 )
 from tests.stage_checkpoints import (
     SMALL_FLOW,
@@ -31,6 +30,7 @@ from tests.stage_checkpoints import (
     fit_small_flow,
     write_checkpoint,
 )
+from tests.stages import working_folder
 
 from foleyzoo.cli.main import run
 from foleyzoo.pipeline import ModelCard, export_bundle
