@@ -43,7 +43,7 @@ FRONT_END_COMMANDS = {
     "models": ("foleyzoo.cli.models_cmd:main", "list the bundles in $FOLEYZOO_HOME"),
     "quickstart": (
         "foleyzoo.cli.quickstart_cmd:main",
-        "train every tiny stage, export the bundle, generate for held-out clips and score (about 32 min on two CPU cores)",
+        "train every tiny stage, export the bundle, generate for held-out clips and score (about 30 min on two CPU cores)",
     ),
     "summarize": (
         "foleyzoo.cli.summarize:main",

@@ -31,9 +31,16 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--clips", type=int, default=32, help="held-out clips to generate and score")
     parser.add_argument("--seed", type=int, default=2024, help="the held-out clips' SynthFoley seed")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="stages trained side by side before the MM-DiT: 2 (default on a multi-core machine) runs "
+        "the codec beside the sync, contrastive and stereo stages; 1 runs every stage in turn",
+    )
     args = parser.parse_args(argv)
     try:
-        result = run_quickstart(smoke=args.smoke, clips=args.clips, seed=args.seed)
+        result = run_quickstart(smoke=args.smoke, clips=args.clips, seed=args.seed, jobs=args.jobs)
     except FoleyzooError as exc:
         print(f"foleyzoo quickstart: error: {exc}", file=sys.stderr)
         return 2
