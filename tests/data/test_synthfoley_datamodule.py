@@ -90,5 +90,31 @@ def test_clean_clips_carry_the_events_without_the_noise_floor(tmp_path) -> None:
     assert torch.allclose(module.train_set[1]["audio"], expected)
     assert not torch.allclose(expected, torch.from_numpy(clip.audio).mean(0, keepdim=True))
     folder = SynthFoleyDataModule(folder=str(tmp_path), clean=True)
-    with pytest.raises(ConfigError, match="clean=true needs in-memory clips"):
+    with pytest.raises(ConfigError, match="clean=true and clean_fraction need in-memory clips"):
+        folder.setup("fit")
+
+
+def test_a_clean_fraction_serves_that_share_of_clips_clean_the_same_way_every_time(tmp_path) -> None:
+    from foleyzoo.data.synthfoley.dataset import SynthFoleyDataset, make_item
+
+    share = SynthFoleyDataset(48, seed=4, duration=1.0, clean_fraction=0.5)
+    served = []
+    for index in range(48):
+        audio = share[index]["audio"]
+        clean, noisy = (make_item(4, index, 1.0, clean=flag)["audio"] for flag in (True, False))
+        assert torch.equal(audio, clean) or torch.equal(audio, noisy)
+        served.append(torch.equal(audio, clean))
+    assert served == [index % 2 == 1 for index in range(48)]  # evenly spread: every other clip
+    again = SynthFoleyDataset(48, seed=4, duration=1.0, clean_fraction=0.5)
+    assert [torch.equal(again[i]["audio"], share[i]["audio"]) for i in range(48)] == [True] * 48
+    assert not any(
+        torch.equal(item["audio"], make_item(4, i, 1.0, clean=True)["audio"])
+        for i, item in enumerate(SynthFoleyDataset(8, seed=4, duration=1.0))
+    )
+    with pytest.raises(ValueError, match="clean_fraction must be in"):
+        SynthFoleyDataset(4, clean_fraction=1.5)
+    with pytest.raises(ConfigError, match="already serves every clip clean"):
+        SynthFoleyDataModule(clean=True, clean_fraction=0.5)
+    folder = SynthFoleyDataModule(folder=str(tmp_path), clean_fraction=0.5)
+    with pytest.raises(ConfigError, match="clean_fraction need in-memory clips"):
         folder.setup("fit")

@@ -20,6 +20,7 @@ from lightning.pytorch import LightningDataModule
 from torch.utils.data import ConcatDataset, DataLoader, Dataset
 
 from foleyzoo.api import Waveform
+from foleyzoo.data.synthfoley.dataset import served_clean
 from foleyzoo.data.synthfoley.generator import SAMPLE_RATE, draw_scene, render_audio
 
 __all__ = ["CorpusAudio", "SynthFoleyAudio", "SynthFoleyAudioDataModule", "collate_audio", "synth_audio"]
@@ -55,7 +56,7 @@ class SynthFoleyAudio(Dataset):
 
     def is_clean(self, index: int) -> bool:
         """Whether item ``index`` is a clean mix: evenly spread, ``clean_fraction`` of the items."""
-        return int((index + 1) * self.clean_fraction) > int(index * self.clean_fraction)
+        return served_clean(index, self.clean_fraction)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         if index not in self._cache:  # rendered once, then kept (256 kB a 4 s clip)

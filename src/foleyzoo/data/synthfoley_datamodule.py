@@ -42,6 +42,7 @@ class SynthFoleyClips(Dataset):
         duration: float = 4.0,
         cache: bool = False,
         clean: bool = False,
+        clean_fraction: float = 0.0,
     ) -> None:
         from foleyzoo.data.synthfoley.dataset import SynthFoleyDataset
 
@@ -50,7 +51,10 @@ class SynthFoleyClips(Dataset):
                 f"in-memory SynthFoley audio is {SYNTH_SAMPLE_RATE} Hz, but sample_rate is {fmt.sample_rate}; "
                 "write clips with `foleyzoo synth make` and pass folder= to have them resampled"
             )
-        self.clips, self.fmt = SynthFoleyDataset(num_clips, seed=seed, duration=duration, clean=clean), fmt
+        self.clips = SynthFoleyDataset(
+            num_clips, seed=seed, duration=duration, clean=clean, clean_fraction=clean_fraction
+        )
+        self.fmt = fmt
         self.cache: dict[int, dict[str, Any]] | None = {} if cache else None
 
     def __len__(self) -> int:
@@ -91,7 +95,8 @@ class SynthFoleyDataModule(ClipDataModule):
     ``cache`` keeps generated items in memory (about 1.5 MB a 4 s clip at 32 × 32 px), so epochs after
     the first cost no generation (in-memory clips only; clips read from a folder are not cached).
     ``clean`` gives the sound without the noise floor (in-memory clips only): the target for a model that
-    should generate the events alone."""
+    should generate the events alone. ``clean_fraction`` gives that fraction of the clips clean and the rest
+    noisy (evenly spread by index): for a judge that must score clean and noisy sound alike."""
 
     def __init__(
         self,
@@ -106,6 +111,7 @@ class SynthFoleyDataModule(ClipDataModule):
         crop_duration: float | None = None,
         cache: bool = False,
         clean: bool = False,
+        clean_fraction: float = 0.0,
         **clip_options: Any,
     ) -> None:
         super().__init__(
@@ -114,7 +120,11 @@ class SynthFoleyDataModule(ClipDataModule):
         self.num_train, self.num_val, self.seed = num_train, num_val, seed
         self.clip_duration, self.folder, self.val_percent = clip_duration, folder, val_percent
         self.cache = cache
-        self.clean = clean
+        self.clean, self.clean_fraction = clean, clean_fraction
+        if clean and clean_fraction:
+            raise ConfigError("clean: true already serves every clip clean; leave clean_fraction at 0")
+        if not 0.0 <= clean_fraction <= 1.0:
+            raise ConfigError(f"clean_fraction must be in [0, 1], got {clean_fraction}")
 
     def split_refs(self) -> tuple[list[ClipRef], list[ClipRef]]:
         from foleyzoo.data.datasets import in_validation_split
@@ -126,19 +136,31 @@ class SynthFoleyDataModule(ClipDataModule):
         return [r for r in refs if not in_validation_split(r.id, self.val_percent)], val
 
     def setup(self, stage: str | None = None) -> None:
-        if self.folder is not None and self.clean:
+        if self.folder is not None and (self.clean or self.clean_fraction):
             raise ConfigError(
-                f"{self.folder}: clean=true needs in-memory clips; a `synth make` folder's videos carry the "
-                "noisy mix (its clean sound is the optional <stem>.wav)"
+                f"{self.folder}: clean=true and clean_fraction need in-memory clips; a `synth make` folder's "
+                "videos carry the noisy mix (its clean sound is the optional <stem>.wav)"
             )
         if self.folder is not None:
             super().setup(stage)
             return
         self.train_set = SynthFoleyClips(
-            self.num_train, self.seed, self.fmt, self.clip_duration, self.cache, self.clean
+            self.num_train,
+            self.seed,
+            self.fmt,
+            self.clip_duration,
+            self.cache,
+            self.clean,
+            self.clean_fraction,
         )
         self.val_set = SynthFoleyClips(
-            self.num_val, self.seed + 1, self.fmt, self.clip_duration, self.cache, self.clean
+            self.num_val,
+            self.seed + 1,
+            self.fmt,
+            self.clip_duration,
+            self.cache,
+            self.clean,
+            self.clean_fraction,
         )
 
     def extraction_datasets(self) -> dict[str, Dataset]:

@@ -15,7 +15,7 @@ from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
 from foleyzoo.data.synthfoley.generator import DURATION, generate_clip
 
-__all__ = ["SynthFoleyDataset", "SynthFoleyStream", "collate_items", "make_item"]
+__all__ = ["SynthFoleyDataset", "SynthFoleyStream", "collate_items", "make_item", "served_clean"]
 
 
 def make_item(seed: int, index: int, duration: float = DURATION, clean: bool = False) -> dict[str, Any]:
@@ -30,15 +30,35 @@ def make_item(seed: int, index: int, duration: float = DURATION, clean: bool = F
     return {"frames": frames, "audio": audio, "caption": clip.spec.caption, "meta": clip.spec.to_json()}
 
 
+def served_clean(index: int, fraction: float) -> bool:
+    """Whether item ``index`` is the clean mix when ``fraction`` of the items are: evenly spread by index,
+    so the same items are clean in every epoch and worker."""
+    return int((index + 1) * fraction) > int(index * fraction)
+
+
 class SynthFoleyDataset(Dataset):
-    """``num_clips`` SynthFoley clips, generated on access (nothing is cached): item i = clip (seed, i)."""
+    """``num_clips`` SynthFoley clips, generated on access (nothing is cached): item i = clip (seed, i).
+
+    ``clean`` serves every clip's clean mix; ``clean_fraction`` that fraction of the clips (evenly spread
+    by index), the rest with the noise floor, for models that must judge both kinds of sound alike.
+    """
 
     def __init__(
-        self, num_clips: int, seed: int = 0, duration: float = DURATION, clean: bool = False
+        self,
+        num_clips: int,
+        seed: int = 0,
+        duration: float = DURATION,
+        clean: bool = False,
+        clean_fraction: float = 0.0,
     ) -> None:
         if num_clips < 0:
             raise ValueError(f"num_clips must be >= 0, got {num_clips}")
+        if not 0.0 <= clean_fraction <= 1.0:
+            raise ValueError(f"clean_fraction must be in [0, 1], got {clean_fraction}")
+        if clean and clean_fraction:
+            raise ValueError("clean=True already serves every clip clean; leave clean_fraction at 0")
         self.num_clips, self.seed, self.duration, self.clean = num_clips, seed, duration, clean
+        self.clean_fraction = clean_fraction
 
     def __len__(self) -> int:
         return self.num_clips
@@ -46,7 +66,9 @@ class SynthFoleyDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, Any]:
         if not -self.num_clips <= index < self.num_clips:
             raise IndexError(f"clip {index} out of range for {self.num_clips} clips")
-        return make_item(self.seed, index % self.num_clips, self.duration, self.clean)
+        index %= self.num_clips
+        clean = self.clean or served_clean(index, self.clean_fraction)
+        return make_item(self.seed, index, self.duration, clean)
 
 
 class SynthFoleyStream(IterableDataset):
