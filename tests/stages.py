@@ -20,6 +20,7 @@ STAGES = {
     "codec": ("recipes/codec/melvae-tiny-16k.yaml", "runs/melvae-tiny-16k"),
     "sync": ("recipes/pretraining/sync-tiny.yaml", "runs/sync-tiny"),
     "contrastive": ("recipes/pretraining/av-contrastive-tiny.yaml", "runs/av-contrastive-tiny"),
+    "judge": ("recipes/pretraining/av-contrastive-judge-tiny.yaml", "runs/av-contrastive-judge-tiny"),
     "v2a": ("recipes/kling-tiny.yaml", "runs/kling-tiny"),
     "v2a-no-sync": (
         "recipes/kling-tiny.yaml+benchmarks/configs/kling-tiny-no-sync.yaml",
