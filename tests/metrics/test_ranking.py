@@ -128,39 +128,39 @@ def clean_mix(clips: list) -> torch.Tensor:
 def test_trained_judges_rank_reference_model_shuffled_noise(tiny_stages):
     """Reference > the trained model's output > shuffled (wrong clip) audio > noise, on 32 held-out clips.
 
-    One reference for every metric: the clean mix, the sound recipes/kling-tiny.yaml trains the model to
-    generate (``clean: true``); shuffled audio and noise are made from it. The judges are the project's
-    own: the AVContrastive judge recipe (trained on clean and noisy mixes alike, so the noise floor does
-    not move its embedding: the soundtrack scores as the clean mix does) and the SyncPretraining recipe.
-    FAVD and AV alignment rank all four; the reference's FAVD and FD are 0 trivially (the set against
-    itself). Audio-only FD is blind to the pairing (shuffled audio is the reference set again, FD 0),
-    which is why FAVD exists. DeSync ranks reference and model far above both unrelated sounds but
-    cannot order shuffled audio and noise: neither says anything about the video's timing, and the
-    sync judge's offsets for both are spread over its grid (about 0.6 s, chance).
+    One reference for every metric: each clip's soundtrack, its real sound; shuffled audio and noise are
+    made from it. The judges are the project's own: the AVContrastive judge recipe (trained on clean and
+    noisy mixes alike, so the noise floor does not move its embedding, and the model's clean sound is
+    judged as sound, not as a missing floor) and the SyncPretraining recipe. FAVD and AV alignment rank
+    all four; the reference's FAVD and FD are 0 trivially (the set against itself). Audio-only FD is
+    blind to the pairing (shuffled audio is the reference set again, FD 0), which is why FAVD exists.
+    DeSync ranks reference and model far above both unrelated sounds but cannot order shuffled audio
+    and noise: neither says anything about the video's timing, and the sync judge's offsets for both
+    are spread over its grid (about 0.6 s, chance).
     """
     clips, frames, soundtrack = held_out(32)
-    reference = clean_mix(clips)
-    made = candidates(reference)
+    made = candidates(soundtrack)
     outputs = {
-        "reference": reference,
-        "soundtrack": soundtrack,
-        "model": generated_by(tiny_stages.checkpoint("v2a"), 32, reference.shape[-1]),
+        "reference": soundtrack,
+        "clean mix": clean_mix(clips),
+        "model": generated_by(tiny_stages.checkpoint("v2a"), 32, soundtrack.shape[-1]),
         "shuffled": made["shuffled"],
         "noise": made["noise"],
     }
     judge, sync = tiny_stages.checkpoint("judge"), tiny_stages.checkpoint("sync")
-    scores = judge_outputs(outputs, reference, Video(frames, 24.0), judge, sync)
+    scores = judge_outputs(outputs, soundtrack, Video(frames, 24.0), judge, sync)
     favd, fd, alignment, desync = (scores[k] for k in ("favd", "fd", "alignment", "desync"))
-    # measured with the committed judge recipes and the quickstart's MM-DiT (4400 steps of the kling-tiny
-    # recipe; reference / soundtrack / model / shuffled / noise): FAVD 0 / 0.30 / 0.076 / 0.89 / 2.05,
-    # FD 0 / 0.28 / 0.044 / 0 / 1.99, AVAlignment 0.745 / 0.745 / 0.697 / 0.038 / -0.071,
-    # DeSync 0.044 / 0.00 / 0.072 / 0.62 / 0.59 s
+    # measured with the committed judge recipes, the kling-tiny recipe's model (2800 steps) and the
+    # quickstart's (4400 steps), reference / model (recipe, quickstart) / shuffled / noise:
+    # FAVD 0 / 0.354, 0.331 / 0.863 / 2.07, FD 0 / 0.297, 0.286 / 0 / 2.00,
+    # AVAlignment 0.745 / 0.706, 0.697 / 0.052 / -0.071, DeSync 0 / 0.044, 0.072 / 0.62 / 0.59 s;
+    # the clean mix: FAVD 0.30, AVAlignment 0.745, DeSync 0.044 s
     assert favd["reference"] < 1e-6 < favd["model"] < 0.5 * favd["shuffled"], favd
     assert 1.5 * favd["shuffled"] < favd["noise"], favd
     assert fd["reference"] < 1e-6 and fd["shuffled"] < 1e-6, fd  # audio-only FD cannot see the pairing
-    assert fd["model"] < 0.1 * fd["noise"], fd
+    assert fd["model"] < 0.25 * fd["noise"], fd
     assert alignment["reference"] > alignment["model"] > alignment["shuffled"] + 0.3, alignment
     assert alignment["shuffled"] > alignment["noise"] + 0.03, alignment
-    assert abs(alignment["soundtrack"] - alignment["reference"]) < 0.05, alignment  # blind to the floor
+    assert abs(alignment["clean mix"] - alignment["reference"]) < 0.05, alignment  # blind to the floor
     assert desync["reference"] <= desync["model"] < 0.25, desync
     assert min(desync["shuffled"], desync["noise"]) > 0.4, desync
