@@ -105,6 +105,7 @@ STAGES: tuple[Stage, ...] = (
 
 LANES: tuple[tuple[str, ...], ...] = (("codec",), ("sync", "contrastive", "stereo"))
 """Stages that run side by side (one process a lane, one thread each) before the MM-DiT, when jobs > 1."""
+LANED = frozenset(name for lane in LANES for name in lane)
 
 STATE_DIR = Path("runs/quickstart/stages")
 LOG_DIR = Path("runs/quickstart/logs")
@@ -130,10 +131,14 @@ def _run_in_process(arguments: list[str], stage: Stage) -> int:
     return run([*arguments, "--trainer.enable_progress_bar=true"]) or 0
 
 
+def _log_file(stage: Stage) -> Path:
+    return LOG_DIR / f"{stage.name}.log"
+
+
 def _run_in_child(arguments: list[str], stage: Stage) -> int:
     """``python -m foleyzoo fit …`` with its output in the stage's log (no progress bar: the log is a file)."""
     LOG_DIR.mkdir(parents=True, exist_ok=True)
-    with open(LOG_DIR / f"{stage.name}.log", "a", encoding="utf-8") as log:
+    with open(_log_file(stage), "a", encoding="utf-8") as log:
         command = [sys.executable, "-m", "foleyzoo", *arguments, "--trainer.enable_progress_bar=false"]
         return subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=False).returncode
 
@@ -157,7 +162,7 @@ def train_stage(
         say(f"  resuming from {stage.checkpoint}")
     started = time.monotonic()
     code = runner(_fit_arguments(stage, smoke, resumed), stage)
-    where = f" (log: {LOG_DIR / f'{stage.name}.log'})" if runner is _run_in_child else ""
+    where = f" (log: {_log_file(stage)})" if runner is _run_in_child else ""
     if code != 0:
         raise FoleyzooError(f"stage {stage.name} ({stage.recipe}) exited with code {code}{where}")
     if not stage.checkpoint.is_file():
@@ -218,7 +223,7 @@ def train_all(smoke: bool, jobs: int, say: Callable[[str], None]) -> None:
     def number(stage: Stage) -> str:
         return f"[{STAGES.index(stage) + 1}/{len(STAGES)}]"
 
-    laned = {name for lane in LANES for name in lane} if jobs > 1 else set()
+    laned = LANED if jobs > 1 else frozenset()
     if laned:
         _run_lanes([[by_name[name] for name in lane] for lane in LANES], smoke, say, number)
     for stage in STAGES:
@@ -237,9 +242,8 @@ def expected_minutes(jobs: int) -> float:
     minutes = {stage.name: stage.minutes for stage in STAGES}
     if jobs == 1:
         return sum(minutes.values())
-    laned = {name for lane in LANES for name in lane}
     lanes = max(sum(minutes[name] for name in lane) for lane in LANES)
-    return lanes + sum(value for name, value in minutes.items() if name not in laned)
+    return lanes + sum(value for name, value in minutes.items() if name not in LANED)
 
 
 def run_quickstart(
