@@ -21,6 +21,7 @@ STAGES = {
     "sync": ("recipes/pretraining/sync-tiny.yaml", "runs/sync-tiny"),
     "contrastive": ("recipes/pretraining/av-contrastive-tiny.yaml", "runs/av-contrastive-tiny"),
     "judge": ("recipes/pretraining/av-contrastive-judge-tiny.yaml", "runs/av-contrastive-judge-tiny"),
+    "sync-judge": ("recipes/pretraining/sync-judge-tiny.yaml", "runs/sync-judge-tiny"),
     "v2a": ("recipes/kling-tiny.yaml", "runs/kling-tiny"),
     "v2a-no-sync": (
         "recipes/kling-tiny.yaml+benchmarks/configs/kling-tiny-no-sync.yaml",

@@ -8,6 +8,11 @@ a frame-by-lag similarity profile — and maps that profile to the offset classe
 is *what* in the frames matches *what* in the sound; the grid of lags is built in. The trained model
 predicts the offset of any (video, audio) pair (:meth:`SyncPretraining.predict_offset`), which is what
 the DeSync metric needs.
+
+With ``eventless_fraction`` > 0 the model also learns an extra class, "nothing to synchronise": that share
+of the training pairs gets a stationary sound (:func:`~foleyzoo.pretraining.eventless.eventless_audio`)
+instead of the clip's. Such a judge does not pick an arbitrary offset for a hiss; it says the sound
+cannot be placed, and :meth:`SyncPretraining.predict_offset` reads that as the edge of the grid.
 """
 
 from __future__ import annotations
@@ -24,8 +29,15 @@ from foleyzoo.api import SyncEncoder, Video, Waveform
 from foleyzoo.encoders.audio.tiny_mel import TinyMelAudioEncoder
 from foleyzoo.encoders.sync.tiny3d import TinySync3DCNN
 from foleyzoo.hparams import save_config_hyperparameters
+from foleyzoo.pretraining.eventless import eventless_audio
 
-__all__ = ["SyncPretraining", "offset_grid"]
+__all__ = ["BED_SNR_DB", "SyncPretraining", "offset_grid"]
+
+BED_SNR_DB = (10.0, 40.0)
+"""Signal-to-noise ratios (dB) of the stationary beds mixed under timed training windows of a judge.
+
+At least 10 dB: beds as loud as the sound left noise on its own half-way between "nothing" and a sound
+(docs/metrics.md)."""
 
 
 def offset_grid(max_offset: float, classes: int) -> Tensor:
@@ -42,15 +54,23 @@ class LagProfileHead(nn.Module):
     lags the grid spans, giving a (B, lags) profile; a small 1-D convolution over lags and a linear
     layer turn it into class logits. Lags between grid points are kept, so the classes need not fall
     on whole feature frames.
+
+    The offset logits read the profile normalised (its shape); with ``null_class`` one more logit, for
+    "nothing to synchronise", reads the raw profile, whose level says whether anything matches at all.
     """
 
-    def __init__(self, max_lag: int, classes: int, width: int = 32) -> None:
+    def __init__(self, max_lag: int, classes: int, width: int = 32, null_class: bool = False) -> None:
         super().__init__()
         self.max_lag = max_lag
         self.conv = nn.Sequential(
             nn.Conv1d(1, width, 5, padding=2), nn.GELU(), nn.Conv1d(width, width, 5, padding=2), nn.GELU()
         )
         self.out = nn.Linear(width * (2 * max_lag + 1), classes)
+        self.null = (
+            nn.Sequential(nn.Linear(2 * max_lag + 1, width), nn.GELU(), nn.Linear(width, 1))
+            if null_class
+            else None
+        )
 
     def profile(self, visual: Tensor, audio: Tensor) -> Tensor:
         """(B, T, D) × (B, T, D) → (B, 2 · max_lag + 1): mean similarity at lags −max_lag … max_lag."""
@@ -59,9 +79,12 @@ class LagProfileHead(nn.Module):
         return torch.stack([similarity.diagonal(lag, dim1=1, dim2=2).mean(dim=-1) for lag in lags], dim=1)
 
     def forward(self, visual: Tensor, audio: Tensor) -> Tensor:
-        profile = self.profile(visual, audio)
-        profile = (profile - profile.mean(dim=1, keepdim=True)) / (profile.std(dim=1, keepdim=True) + 1e-4)
-        return self.out(self.conv(profile[:, None]).flatten(1))
+        raw = self.profile(visual, audio)
+        profile = (raw - raw.mean(dim=1, keepdim=True)) / (raw.std(dim=1, keepdim=True) + 1e-4)
+        logits = self.out(self.conv(profile[:, None]).flatten(1))
+        if self.null is None:
+            return logits
+        return torch.cat([logits, self.null(raw)], dim=1)
 
 
 class SyncPretraining(LightningModule):
@@ -71,7 +94,8 @@ class SyncPretraining(LightningModule):
     data module) with ``sync`` frames at the sync encoder's fps and ``audio``. Every item gives one
     training pair: the visual window starts ``max_offset`` seconds in (plus a random jitter where the clip
     is long enough) and the audio window is displaced by a random grid offset, so clips must be at
-    least ``window + 2 · max_offset`` long.
+    least ``window + 2 · max_offset`` long. ``eventless_fraction`` of the pairs (none by default) get a
+    stationary sound and the extra class "nothing to synchronise" (see the module's docstring).
     """
 
     def __init__(
@@ -83,6 +107,7 @@ class SyncPretraining(LightningModule):
         offset_classes: int = 21,
         feature_dim: int = 64,
         head_width: int = 32,
+        eventless_fraction: float = 0.0,
         optimizer: OptimizerCallable = torch.optim.AdamW,
     ) -> None:
         super().__init__()
@@ -93,11 +118,20 @@ class SyncPretraining(LightningModule):
         self.audio_proj = nn.Linear(self.audio_encoder.embed_dim, feature_dim)
         self.window, self.max_offset = window, max_offset
         self.register_buffer("offsets", offset_grid(max_offset, offset_classes), persistent=False)
+        if not 0.0 <= eventless_fraction < 1.0:
+            raise ValueError(f"eventless_fraction must be in [0, 1), got {eventless_fraction}")
+        self.eventless_fraction = eventless_fraction
+        self.null_label = offset_classes if eventless_fraction > 0 else None
+        # what each class reads as, in seconds: the grid, then "nothing to synchronise" at its edge
+        edge = torch.tensor([max_offset]) if self.null_label is not None else torch.zeros(0)
+        self.register_buffer("class_offsets", torch.cat([self.offsets, edge]), persistent=False)
         self.window_frames = round(window * self.sync_encoder.feature_rate)
         max_lag = math.ceil(max_offset * self.sync_encoder.feature_rate)
         if max_lag >= self.window_frames:
             raise ValueError(f"max_offset {max_offset} s must be shorter than the window {window} s")
-        self.head = LagProfileHead(max_lag, offset_classes, head_width)
+        self.head = LagProfileHead(
+            max_lag, offset_classes, head_width, null_class=self.null_label is not None
+        )
         self.optimizer_factory = optimizer
 
     # ------------------------------------------------------------------ features
@@ -140,14 +174,47 @@ class SyncPretraining(LightningModule):
     def random_pairs(
         self, batch: dict, generator: torch.Generator | None = None
     ) -> tuple[Video, Waveform, Tensor]:
-        """One (visual window, displaced audio window, offset class) per item, drawn at random."""
+        """One (visual window, displaced audio window, class) per item, drawn at random.
+
+        With ``eventless_fraction`` > 0 that share of the items (drawn per item) gets a stationary sound
+        and the "nothing to synchronise" class instead, and half of the others a stationary bed under
+        their sound (see :meth:`_with_eventless`).
+        """
         sync, audio = batch["sync"], batch["audio"]
         size, duration = sync.frames.shape[0], sync.frames.shape[1] / sync.fps
         labels = torch.randint(0, len(self.offsets), (size,), generator=generator)
         slack = max(0.0, duration - self.window - 2 * self.max_offset)
         starts = self.max_offset + slack * torch.rand(size, generator=generator)
         video, sound = self.cut_pairs(sync, audio, labels, starts)
+        if self.null_label is not None:
+            sound, labels = self._with_eventless(sound, labels, generator)
         return video, sound, labels.to(sync.frames.device)
+
+    def _with_eventless(
+        self, sound: Waveform, labels: Tensor, generator: torch.Generator | None
+    ) -> tuple[Waveform, Tensor]:
+        """Stationary sounds in place of a share of the windows (class "nothing to synchronise"), beds under half the rest.
+
+        Without the beds the judge would learn that any steady noise means "nothing here", and call a
+        timed sound with a little hiss under it eventless; with them it must look for the events.
+        """
+        samples = sound.samples
+        size, channels, length = samples.shape
+        eventless = torch.rand(size, generator=generator) < self.eventless_fraction
+        stationary = eventless_audio(size, length, sound.sample_rate, generator)
+        bed = eventless_audio(size, length, sound.sample_rate, generator)
+        low, high = BED_SNR_DB
+        snr_db = low + (high - low) * torch.rand(size, 1, 1, generator=generator)
+        level = samples.square().mean(dim=(1, 2), keepdim=True).sqrt().cpu() * 10 ** (-snr_db / 20)
+        bed = bed / bed.square().mean(dim=-1, keepdim=True).sqrt().clamp_min(1e-12) * level
+        bedded = (torch.rand(size, 1, 1, generator=generator) < 0.5) & ~eventless[:, None, None]
+        mixed = torch.where(eventless[:, None, None], stationary, torch.where(bedded, bed, 0.0))
+        noisy = torch.where(eventless[:, None, None].to(samples.device), 0.0, samples)
+        noisy = noisy + mixed.expand(-1, channels, -1).to(samples)
+        labels = torch.where(
+            eventless.to(labels.device), torch.full_like(labels, int(self.null_label)), labels
+        )
+        return Waveform(noisy, sound.sample_rate), labels
 
     # ------------------------------------------------------------------ inference
 
@@ -155,7 +222,9 @@ class SyncPretraining(LightningModule):
     def predict_offset(self, video: Video, audio: Waveform, start: float | None = None) -> Tensor:
         """How late the audio is (B,) in seconds, read from the window at ``start`` (default: centred).
 
-        ``video`` holds sync frames at the sync encoder's fps; ``audio`` covers the same time span.
+        ``video`` holds sync frames at the sync encoder's fps; ``audio`` covers the same time span. A pair
+        judged to hold nothing to synchronise (a model trained with ``eventless_fraction``) reads
+        ``max_offset``: the edge of the grid, the farthest off this model can tell.
         """
         duration = video.frames.shape[1] / video.fps
         if start is None:
@@ -168,7 +237,7 @@ class SyncPretraining(LightningModule):
         begin = round(first / video.fps * audio.sample_rate)
         sound = torch.stack([_padded_slice(row, begin, samples) for row in audio.samples])
         logits = self.logits(clip, Waveform(sound, audio.sample_rate))
-        return self.offsets[logits.argmax(dim=-1)]
+        return self.class_offsets[logits.argmax(dim=-1)]
 
     # ------------------------------------------------------------------ training
 
@@ -181,15 +250,29 @@ class SyncPretraining(LightningModule):
         return loss
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
+        """Loss over all pairs; offset accuracy over the timed pairs; with the extra class, how it is used."""
         generator = torch.Generator().manual_seed(batch_idx)  # the same pairs at every validation
         video, sound, labels = self.random_pairs(batch, generator)
         logits = self.logits(video, sound)
         predicted = logits.argmax(dim=-1)
-        size = labels.shape[0]
-        self.log("val/loss", F.cross_entropy(logits, labels), batch_size=size)
-        self.log("val/accuracy", (predicted == labels).float().mean(), prog_bar=True, batch_size=size)
-        within = ((predicted - labels).abs() <= 1).float().mean()
-        self.log("val/within_one_step", within, batch_size=size)
+        self.log("val/loss", F.cross_entropy(logits, labels), batch_size=labels.shape[0])
+        timed = labels < len(self.offsets)
+        if timed.any():
+            hits, size = (predicted == labels)[timed].float(), int(timed.sum())
+            self.log("val/accuracy", hits.mean(), prog_bar=True, batch_size=size)
+            on_grid = predicted < len(self.offsets)
+            within = (((predicted - labels).abs() <= 1) & on_grid)[timed].float().mean()
+            self.log("val/within_one_step", within, batch_size=size)
+        if self.null_label is not None:
+            said_null = predicted == self.null_label
+            if (~timed).any():
+                self.log(
+                    "val/eventless_recall", said_null[~timed].float().mean(), batch_size=int((~timed).sum())
+                )
+            if timed.any():
+                self.log(
+                    "val/timed_called_eventless", said_null[timed].float().mean(), batch_size=int(timed.sum())
+                )
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return self.optimizer_factory(self.parameters())
