@@ -46,19 +46,22 @@ def score_pipeline(
     clips: int = 32,
     duration: float = 4.0,
     last_seconds: float | None = None,
+    noise_seed: int = 0,
     **options: Any,
 ) -> ScoreSummary:
     """Generate stereo audio for ``clips`` clean SynthFoley clips of ``seed`` and score it.
 
     ``options`` go to :meth:`FoleyPipeline.generate` (``steps``, ``cfg``, ``sampler``); clip ``i`` is
-    generated with seed ``i``.
+    generated with seed ``noise_seed + i``, so other ``noise_seed`` values give other draws of the noise.
     """
     profiles, scores = reference_profiles(), []
     for index in range(clips):
         item = make_item(seed, index, duration, clean=True)
         truth = GroundTruth.from_json(item["meta"])
         video = VideoFrames(item["frames"], SYNTH_FPS)
-        audio = pipeline.generate(video, prompt=item["caption"], duration=duration, seed=index, **options)
+        audio = pipeline.generate(
+            video, prompt=item["caption"], duration=duration, seed=noise_seed + index, **options
+        )
         samples = audio.samples
         if last_seconds is not None:
             samples, truth = last_part(samples, truth, last_seconds, audio.sample_rate)
