@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -65,6 +66,7 @@ def test_identical_audio_scores_perfectly_and_the_json_records_every_setting(cli
     )
     assert settings["networks"]["contrastive"]["path"] == str(clips["avc"].resolve())
     assert len(settings["networks"]["sync"]["sha256"]) == 64
+    assert "every window gets a grid offset" in settings["desync"]  # a judge without the extra class
     assert (
         record["directions"]["FD-AVContrastive"] == "lower"
         and record["directions"]["SynthFoley-f1"] == "higher"
@@ -199,3 +201,19 @@ def test_bad_inputs_exit_non_zero_with_one_line_naming_the_problem(clips, capsys
         "desync",
     )
     assert code == 2 and "--videos" in err
+
+
+def test_the_record_says_where_a_judge_puts_what_it_cannot_place(clips, capsys):
+    """A sync judge with the "nothing to synchronise" class: the JSON says such windows count as 1 s."""
+    config = copy.deepcopy(TINY_SYNC)
+    config["init_args"]["eventless_fraction"] = 0.125
+    judge, _ = write_checkpoint(config, clips["root"] / "judge.ckpt")
+    out = clips["root"] / "judge.json"
+    code, _, err = run(
+        capsys, "--generated", clips["generated"], "--videos", clips["videos"], "--embedders", f"sync={judge}",
+        "--metrics", "desync", "--duration", "4", "--json", out,
+    )  # fmt: skip
+    assert code == 0, err
+    record = json.loads(out.read_text())
+    assert "counts as 1 s, the edge of its grid" in record["settings"]["desync"]
+    assert 0.0 <= record["results"]["DeSync-SyncPretraining"] <= 1.0

@@ -568,11 +568,25 @@ def settings_record(
             "std": "numpy (ddof 0)",
         },
         "av_align": "mean cosine of AVContrastive audio and video embeddings, raw scale [-1, 1]",
-        "desync": "mean |offset| (s) SyncPretraining predicts, over windows spread over each clip",
+        "desync": desync_record(nets.get("sync")),
         "clap": "mean cosine of CLAP text and audio embeddings, raw scale [-1, 1]",
         "batch_size": args.batch_size,
         "device": args.device,
     }
+
+
+def desync_record(judge: Any) -> str:
+    """How DeSync was computed, including what the judge does with a sound it cannot place."""
+    rule = "mean |offset| (s) SyncPretraining predicts, over windows spread over each clip"
+    if judge is None:
+        return rule
+    model = judge.model
+    if model.null_label is None:
+        return f"{rule}; every window gets a grid offset (no 'nothing to synchronise' class)"
+    return (
+        f"{rule}; a window the judge finds nothing to synchronise in counts as {model.max_offset:g} s, "
+        "the edge of its grid"
+    )
 
 
 # --------------------------------------------------------------------------- command
