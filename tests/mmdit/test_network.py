@@ -124,6 +124,18 @@ def test_sync_features_reach_the_audio_frame_shown_at_the_same_time() -> None:
     assert aligned[0, :, 0].tolist() == (centres * SYNC_RATE).floor().tolist()
 
 
+def test_linear_resampling_reads_between_the_two_nearest_feature_centres() -> None:
+    """Feature k sits at its frame's centre (k + 0.5)/fps; a ramp comes back as the time in frames, ends held."""
+    sync = torch.arange(16, dtype=torch.float64).reshape(1, 16, 1)
+    aligned = resample_to_frames(sync, SYNC_RATE, frames=25, frame_rate=RATE, mode="linear")
+    centres = (torch.arange(25, dtype=torch.float64) + 0.5) / RATE
+    expected = (centres * SYNC_RATE - 0.5).clamp(0, 15)
+    torch.testing.assert_close(aligned[0, :, 0], expected)
+    assert not torch.equal(aligned, resample_to_frames(sync, SYNC_RATE, frames=25, frame_rate=RATE))
+    with pytest.raises(ValueError, match="sync_resampling"):
+        tiny(sync_resampling="cubic")
+
+
 def test_sync_changes_in_one_second_move_the_velocity_there_most() -> None:
     """Sync enters each audio token's modulation: a change late in the clip acts most on late frames."""
     model, x, t, given = (

@@ -44,11 +44,30 @@ def sinusoidal_embedding(values: Tensor, dim: int, max_period: float = 10000.0) 
     return torch.cat([angles.cos(), angles.sin()], dim=-1)
 
 
-def resample_to_frames(features: Tensor, fps: float, frames: int, frame_rate: float) -> Tensor:
-    """(B, T, D) features at ``fps`` → (B, frames, D) at ``frame_rate``: each frame takes the feature shown at its centre."""
+SYNC_RESAMPLING = ("nearest", "linear")
+"""How sync features reach the audio-token rate: the feature shown at a token's centre, or interpolated."""
+
+
+def resample_to_frames(
+    features: Tensor, fps: float, frames: int, frame_rate: float, mode: str = "nearest"
+) -> Tensor:
+    """(B, T, D) features at ``fps`` → (B, frames, D) at ``frame_rate``, read at each frame's centre.
+
+    ``"nearest"``: the feature shown at that instant (feature i covers [i / fps, (i + 1) / fps)).
+    ``"linear"``: interpolated between the two features whose centres, (i + 0.5) / fps, surround it,
+    so a token's input also says where between two video frames it lies.
+    """
+    if mode not in SYNC_RESAMPLING:
+        raise ValueError(f"resampling mode must be one of {SYNC_RESAMPLING}, got {mode!r}")
     centres = (torch.arange(frames, device=features.device, dtype=torch.float64) + 0.5) / frame_rate
-    index = (centres * fps).floor().long().clamp(0, features.shape[1] - 1)
-    return features[:, index]
+    last = features.shape[1] - 1
+    if mode == "nearest":
+        return features[:, (centres * fps).floor().long().clamp(0, last)]
+    position = (centres * fps - 0.5).clamp(0, last)
+    below = position.floor().long()
+    above = (below + 1).clamp(max=last)
+    weight = (position - below.double()).to(features.dtype)[None, :, None]
+    return features[:, below] * (1 - weight) + features[:, above] * weight
 
 
 def _present(mask: Tensor | None, batch: int, device: torch.device) -> Tensor:
@@ -110,7 +129,9 @@ class MMDiT(Denoiser):
 
     ``sync_input`` also adds the sync features, projected, to the audio tokens as they enter the network
     (an addition to the paper's per-block modulation: timing is in the residual stream from the first
-    block on). Rows without sync features get nothing added.
+    block on). Rows without sync features get nothing added. ``sync_resampling`` is how the sync
+    features reach the token rate (:func:`resample_to_frames`): ``"nearest"`` (the default, as models
+    trained before the option) or ``"linear"``.
 
     ``reuse_prepared`` (default True): without gradients, a call with the same ``Conditions`` object as
     the last (same tensors, unchanged in place, same weights, batch, length and mask) reuses
@@ -137,8 +158,12 @@ class MMDiT(Denoiser):
         frequency_dim: int = 256,
         patch: int = 1,
         sync_input: bool = False,
+        sync_resampling: str = "nearest",
     ) -> None:
         super().__init__()
+        if sync_resampling not in SYNC_RESAMPLING:
+            raise ValueError(f"sync_resampling must be one of {SYNC_RESAMPLING}, got {sync_resampling!r}")
+        self.sync_resampling = sync_resampling
         if patch < 1:
             raise ValueError(f"patch must be >= 1 latent frames a token, got {patch}")
         if joint_blocks < 1:
@@ -411,7 +436,7 @@ class MMDiT(Denoiser):
         if sync is None:
             return self.sync_placeholder.expand(batch, 1, -1)
         self._check_dim("sync features", self.sync_dim, sync.values.shape[-1])
-        aligned = resample_to_frames(sync.values, sync.fps, tokens, token_rate)
+        aligned = resample_to_frames(sync.values, sync.fps, tokens, token_rate, self.sync_resampling)
         present = _present(sync.mask, batch, aligned.device)
         return torch.where(present[:, None, None], self.sync_in(aligned), self.sync_placeholder)
 
@@ -422,7 +447,7 @@ class MMDiT(Denoiser):
         if not self.sync_input or sync is None:
             return None
         self._check_dim("sync features", self.sync_dim, sync.values.shape[-1])
-        aligned = resample_to_frames(sync.values, sync.fps, tokens, token_rate)
+        aligned = resample_to_frames(sync.values, sync.fps, tokens, token_rate, self.sync_resampling)
         present = _present(sync.mask, batch, aligned.device)
         return self.sync_tokens(aligned) * present[:, None, None].to(aligned.dtype)
 
