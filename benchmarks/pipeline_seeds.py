@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import statistics
 import time
-from pathlib import Path
+
+from _common import write_json
 
 from foleyzoo.pipeline import FoleyPipeline
 from foleyzoo.pipeline.synthfoley_eval import score_pipeline, summary_row
@@ -76,9 +76,7 @@ def main() -> None:
         "rows": rows,
         "mean_onset_f1": means,
     }
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.json}")
+    print(f"wrote {write_json(args.json, result)}")
 
 
 if __name__ == "__main__":

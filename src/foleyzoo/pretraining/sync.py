@@ -207,9 +207,10 @@ class SyncPretraining(LightningModule):
         snr_db = low + (high - low) * torch.rand(size, 1, 1, generator=generator)
         level = samples.square().mean(dim=(1, 2), keepdim=True).sqrt().cpu() * 10 ** (-snr_db / 20)
         bed = bed / bed.square().mean(dim=-1, keepdim=True).sqrt().clamp_min(1e-12) * level
-        bedded = (torch.rand(size, 1, 1, generator=generator) < 0.5) & ~eventless[:, None, None]
-        mixed = torch.where(eventless[:, None, None], stationary, torch.where(bedded, bed, 0.0))
-        noisy = torch.where(eventless[:, None, None].to(samples.device), 0.0, samples)
+        replaced = eventless[:, None, None]
+        bedded = (torch.rand(size, 1, 1, generator=generator) < 0.5) & ~replaced
+        mixed = torch.where(replaced, stationary, torch.where(bedded, bed, 0.0))
+        noisy = torch.where(replaced.to(samples.device), 0.0, samples)
         noisy = noisy + mixed.expand(-1, channels, -1).to(samples)
         labels = torch.where(
             eventless.to(labels.device), torch.full_like(labels, int(self.null_label)), labels
