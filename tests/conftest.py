@@ -60,3 +60,19 @@ def write_dist_info(folder: Path, name: str, version: str, entry_points: dict[st
     (info / "entry_points.txt").write_text(
         FakeDistribution(name, version, entry_points).read_text("entry_points.txt")
     )
+
+
+@pytest.fixture(scope="session")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A bundle of kling-tiny fitted one step at small width, with the DualMono renderer (built once a session)."""
+    from tests.stage_checkpoints import fit_small_flow
+
+    from foleyzoo.pipeline import ModelCard, export_bundle
+
+    folder = tmp_path_factory.mktemp("small")
+    checkpoint = fit_small_flow(folder)
+    card = ModelCard(
+        name="small", architecture="MM-DiT", trained_on="SynthFoley", licence="MIT", scores={"f1": 0.5}
+    )
+    renderer = {"class_path": "foleyzoo.stereo.DualMono", "init_args": {}}
+    return export_bundle(checkpoint, folder / "bundle", card, renderer=renderer)

@@ -1,10 +1,9 @@
-"""Checkpoints written so that a kill at any moment leaves the previous file whole.
+"""Files written so that a kill at any moment leaves the previous file whole, or none: never a part.
 
-Lightning's own ``TorchCheckpointIO`` writes through an fsspec transaction whose temporary file lies in
-the system temp folder; when that folder is on another file system (a tmpfs, a container's overlay, a
-cluster's local disk beside a shared run folder) the final move is a copy, and a kill during the copy
-leaves a truncated ``last.ckpt``. :class:`AtomicCheckpointIO` writes beside the target instead, syncs
-it to disk and renames it over the target, which POSIX makes atomic.
+Every writer of foleyzoo (checkpoints, WAVs, videos, latents, bundles) writes to a hidden temporary
+file beside its target, syncs it to disk and renames it over the target, which POSIX makes atomic. A
+reader, or a rerun that skips finished outputs, therefore never takes a cut file for a finished one.
+The rename replaces a symbolic link at the target instead of writing through it.
 """
 
 from __future__ import annotations
@@ -12,16 +11,12 @@ from __future__ import annotations
 import io
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import torch
-from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
-from lightning.fabric.utilities.cloud_io import get_filesystem
-from lightning.fabric.utilities.types import _PATH
-
-__all__ = ["AtomicCheckpointIO", "atomic_write_bytes", "temporary_name"]
+__all__ = ["atomic_output", "atomic_write_bytes", "temporary_name"]
 
 CHUNK_BYTES = 8 << 20
 Writer = Callable[[io.BufferedWriter, bytes], None]
@@ -29,8 +24,12 @@ TEMP_MARK = ".tmp-"
 
 
 def temporary_name(target: Path) -> Path:
-    """A hidden name beside ``target`` for one writer: ``.<name>.tmp-<pid>-<random>``."""
-    return target.with_name(f".{target.name}{TEMP_MARK}{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    """A hidden name beside ``target`` for one writer: ``.<name>.tmp-<pid>-<random><suffix>``.
+
+    The suffix is kept so that writers choosing a format by extension (FFmpeg's muxers) choose the same.
+    """
+    unique = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    return target.with_name(f".{target.name}{TEMP_MARK}{unique}{target.suffix}")
 
 
 def _pid_alive(pid: int) -> bool:
@@ -95,29 +94,32 @@ def write_in_chunks(handle: io.BufferedWriter, payload: bytes) -> None:
         handle.write(view[start : start + CHUNK_BYTES])
 
 
-class AtomicCheckpointIO(TorchCheckpointIO):
-    """``TorchCheckpointIO`` whose local saves are atomic and durable (temporary file beside the target,
-    fsync, rename); remote paths (``s3://`` and the like) keep Lightning's own transaction.
+@contextmanager
+def atomic_output(target: str | Path) -> Iterator[Path]:
+    """A temporary path beside ``target`` (whose folder must exist) to write into; renamed over
+    ``target`` when the block succeeds.
 
-    ``foleyzoo fit`` uses it unless a recipe names another checkpoint plugin.
+    On an error (or a kill) the target keeps its old content, or stays absent; the temporary is removed
+    (a killed writer's is removed by the next write of the same target).
     """
-
-    def save_checkpoint(
-        self, checkpoint: dict[str, Any], path: _PATH, storage_options: Any | None = None
-    ) -> None:
-        if storage_options is not None or not _is_local(path):
-            super().save_checkpoint(checkpoint, path, storage_options)
-            return
-        buffer = io.BytesIO()
-        torch.save(checkpoint, buffer)
-        atomic_write_bytes(path, buffer.getvalue(), self.write)
-
-    def write(self, handle: io.BufferedWriter, payload: bytes) -> None:
-        """Write the serialised checkpoint into the open temporary file."""
-        write_in_chunks(handle, payload)
+    target = Path(target)
+    remove_stale_temporaries(target)
+    temporary = temporary_name(target)
+    try:
+        yield temporary
+        with open(temporary, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    _sync_folder(target.parent)
 
 
-def _is_local(path: _PATH) -> bool:
-    from fsspec.implementations.local import LocalFileSystem
+def __getattr__(name: str) -> Any:
+    """``AtomicCheckpointIO`` lives in :mod:`foleyzoo.checkpoint_io` (it needs Lightning); kept reachable here."""
+    if name == "AtomicCheckpointIO":
+        from foleyzoo.checkpoint_io import AtomicCheckpointIO
 
-    return isinstance(get_filesystem(path), LocalFileSystem)
+        return AtomicCheckpointIO
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from foleyzoo.errors import ConfigError
-from foleyzoo.plugins.allowlist import instantiate_from_config
+from foleyzoo.plugins.allowlist import check_config_allowed, instantiate_from_config
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -84,6 +84,17 @@ def read_weights(
     raise ConfigError(f"{path}: holds no state dict of tensors (found {found}){searched}")
 
 
+def check_stored_config(checkpoint: dict[str, Any], path: str | Path) -> None:
+    """Refuse, naming the file and key, a checkpoint whose stored hyper-parameters name anything outside
+    foleyzoo and the registered plugins (see :mod:`foleyzoo.plugins.allowlist`); nothing is imported."""
+    check_config_allowed(
+        checkpoint.get("hyper_parameters") or {},
+        source=str(path),
+        base_dirs=[Path(path).parent],
+        key_prefix="hyper_parameters",
+    )
+
+
 def stored_module_config(checkpoint: dict[str, Any], source: str) -> dict[str, Any]:
     """The ``{"class_path", "init_args"}`` config LightningCLI stored in the checkpoint's hyper-parameters."""
     hparams = checkpoint.get("hyper_parameters") or {}
@@ -113,8 +124,11 @@ def load_module_and_config(
     from lightning.pytorch import LightningModule
 
     checkpoint = read_checkpoint(path)
+    check_stored_config(checkpoint, path)
     config = stored_module_config(checkpoint, str(path))
-    module = instantiate_from_config(copy.deepcopy(config), LightningModule, source=str(path))  # kept plain
+    module = instantiate_from_config(  # a copy: the config is returned as stored
+        copy.deepcopy(config), LightningModule, source=str(path), base_dirs=[Path(path).parent]
+    )
     problem = state_dict_mismatch(module.state_dict(), checkpoint["state_dict"])
     if problem:
         raise ConfigError(f"{path}: the weights do not fit {config['class_path']}: {problem}")

@@ -88,7 +88,7 @@ def test_foreign_class_in_checkpoint_is_refused_before_import(trained_run, tmp_p
         tmp_path / "nested.ckpt",
         sampler={"class_path": "fz_evil.Evil"},
     )
-    with pytest.raises(ForbiddenClassError, match=r"at init_args\.sampler\.class_path"):
+    with pytest.raises(ForbiddenClassError, match=r"at hyper_parameters\.sampler\.class_path"):
         load_module(nested)
     with pytest.raises(ForbiddenClassError, match=r"fz_evil.Evil"):
         FoleyCLI(args=[*tiny_fit_args(tmp_path, 1), f"--ckpt_path={bad}"])

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import os
 import re
 import sys
@@ -22,15 +23,15 @@ from typing import Any
 
 import yaml
 from lightning.fabric.plugins import CheckpointIO
-from lightning.pytorch import Callback, LightningDataModule, LightningModule, Trainer
+from lightning.pytorch import LightningDataModule, LightningModule, Trainer
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 from lightning.pytorch.strategies import Strategy
 
-from foleyzoo.atomic_io import AtomicCheckpointIO
 from foleyzoo.callbacks import NonFiniteGuard, SaveLastAtEnd
-from foleyzoo.checkpoints import check_resumable, read_checkpoint, stored_shapes
+from foleyzoo.checkpoint_io import AtomicCheckpointIO
+from foleyzoo.checkpoints import check_resumable, check_stored_config, read_checkpoint, stored_shapes
 from foleyzoo.errors import ConfigError, FoleyzooError, PluginError
-from foleyzoo.plugins.allowlist import check_config_allowed, iter_class_paths
+from foleyzoo.plugins.allowlist import iter_class_paths
 from foleyzoo.plugins.records import PluginStatus
 from foleyzoo.plugins.registry import PluginRegistry, describe_unusable, load_plugins
 
@@ -87,6 +88,9 @@ def free_config_path(log_dir: Path, filename: str, text: str) -> Path | None:
 class FoleyCLI(LightningCLI):
     """The LightningCLI behind ``foleyzoo fit|validate|test|predict``."""
 
+    reads_files = True
+    """False where a command line is only parsed (a missing ``--ckpt_path`` file is then no error)."""
+
     def __init__(self, args: Sequence[str] | None = None, run: bool = True, **kwargs: Any) -> None:
         registry = load_plugins()
         if args is not None and not isinstance(args, dict):
@@ -106,29 +110,77 @@ class FoleyCLI(LightningCLI):
             **kwargs,
         )
 
-    def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[Callback]) -> Trainer:
-        """The trainer, with foleyzoo's safety defaults where the recipe names none of its own."""
-        config = with_safety_defaults(config)
-        return super()._instantiate_trainer(config, callbacks)
-
-    def _run_subcommand(self, subcommand: str) -> None:
-        """Refuse a ``--ckpt_path`` of another model, naming its mismatched parameters, then run."""
-        ckpt_path = self.config_init[subcommand].get("ckpt_path")
-        stored = getattr(self, "_stored_shapes", None)
-        if ckpt_path and stored is not None:
-            check_resumable(ckpt_path, self.model, stored)
-        super()._run_subcommand(subcommand)
-
-    def _parse_ckpt_path(self) -> None:
-        """Refuse a checkpoint whose stored config names classes outside the allowlist, then resume as usual."""
+    def parse_arguments(self, parser: Any, args: Any) -> None:
+        """Parse, then check ``--ckpt_path`` before LightningCLI reads the hyper-parameters stored in it."""
+        super().parse_arguments(parser, args)
         subcommand = self.config.get("subcommand")
         ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
-        self._stored_shapes = None
-        if ckpt_path and Path(ckpt_path).is_file():
-            checkpoint = read_checkpoint(ckpt_path)
-            check_config_allowed(checkpoint.get("hyper_parameters") or {}, source=str(ckpt_path))
-            self._stored_shapes = stored_shapes(checkpoint["state_dict"])  # read once, checked once built
-        super()._parse_ckpt_path()
+        self._stored = check_ckpt_path(ckpt_path, must_exist=self.reads_files) if ckpt_path else None
+
+    def before_instantiate_classes(self) -> None:
+        """Checkpoints are read with ``weights_only=True`` unless ``--weights_only false`` says otherwise."""
+        subcommand = self.config.get("subcommand")
+        if (
+            subcommand
+            and "weights_only" in self.config[subcommand]
+            and self.config[subcommand].weights_only is None
+        ):
+            self.config[subcommand].weights_only = True
+
+    def instantiate_classes(self) -> None:
+        """Build as LightningCLI does, then refuse a ``--ckpt_path`` of another model, naming its mismatched parameters."""
+        super().instantiate_classes()
+        ckpt_path = self.config_init[self.subcommand].get("ckpt_path") if self.subcommand else None
+        if ckpt_path and self._stored is not None:
+            shapes, has_optimizer_states = self._stored
+            check_resumable(ckpt_path, self.model, shapes)
+            if self.subcommand == "fit" and not has_optimizer_states:
+                raise ConfigError(
+                    f"--ckpt_path {ckpt_path}: holds no optimizer states (saved with weights only), so "
+                    "training cannot resume from it; start a new run and load its weights instead"
+                )
+
+    def instantiate_trainer(self, **kwargs: Any) -> Trainer:
+        """The trainer, with foleyzoo's safety defaults where the recipe names none of its own."""
+        config = self.config_init[self.subcommand] if self.subcommand else self.config_init
+        trainer_config = {**(config.get("trainer") or {}), **kwargs}
+        return super().instantiate_trainer(**with_safety_defaults(trainer_config))
+
+
+LIGHTNING_CKPT_NAMES = ("last", "best", "hpc")
+"""``--ckpt_path`` values Lightning resolves to checkpoints of the run itself (read with weights_only)."""
+
+
+def check_ckpt_path(ckpt_path: str, must_exist: bool = True) -> tuple[dict[str, Any], bool] | None:
+    """Refuse a ``--ckpt_path`` foleyzoo cannot read safely, with one line naming it. For a checkpoint
+    file: its parameter shapes (checked against the model once built) and whether it can resume training.
+
+    A URL is refused (Lightning would download and unpickle it): download the file yourself first.
+    A local file is read with ``weights_only=True`` and its stored config goes through the class
+    allowlist before anything in it is imported. A folder is accepted only as a distributed checkpoint.
+    """
+    text = str(ckpt_path)
+    if text in LIGHTNING_CKPT_NAMES or text.startswith("registry"):
+        return None
+    if "://" in text:
+        raise ConfigError(
+            f"--ckpt_path {text}: foleyzoo does not load checkpoints from URLs (that would unpickle a remote "
+            "file); download it first (e.g. `curl -L -o model.ckpt URL`) and pass the local file"
+        )
+    path = Path(text).expanduser()
+    if path.is_dir():
+        if (path / ".metadata").is_file():
+            return None  # a distributed (sharded) checkpoint: its strategy reads it
+        raise ConfigError(
+            f"--ckpt_path {path}: is a folder, not a checkpoint file (nor a sharded checkpoint)"
+        )
+    if not path.is_file():
+        if not must_exist:
+            return None
+        raise ConfigError(f"--ckpt_path {path}: no such checkpoint file")
+    checkpoint = read_checkpoint(path)
+    check_stored_config(checkpoint, path)
+    return stored_shapes(checkpoint["state_dict"]), bool(checkpoint.get("optimizer_states"))
 
 
 def with_safety_defaults(config: dict[str, Any]) -> dict[str, Any]:
@@ -252,8 +304,19 @@ def _import_problem(class_path: str) -> tuple[type[FoleyzooError], str] | None:
             if not hasattr(obj, attr):
                 return ConfigError, f"the module {module_name!r} has no {'.'.join(parts[cut:])!r}"
             obj = getattr(obj, attr)
+        if not inspect.isclass(obj) and not _returns_a_class(obj):
+            return ConfigError, f"it is a {type(obj).__name__}, not a class"
         return None
     return ConfigError, f"{class_path!r} is not an importable class path"
+
+
+def _returns_a_class(obj: object) -> bool:
+    """Whether ``obj`` is a factory jsonargparse accepts in place of a class (its return type is a class)."""
+    try:
+        returned = inspect.signature(obj).return_annotation  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+    return returned is not inspect.Signature.empty and inspect.isclass(returned)
 
 
 def unknown_class_problem(
@@ -322,14 +385,21 @@ def _raise_if_unknown(where: str, name: str, registry: PluginRegistry, loaded: s
         raise error(f"{where}: unknown class_path {name!r}: {reason}. {did_you_mean(name, registry)}")
 
 
+class _NothingToRun:
+    """Stands in for the trainer of a command line that is only parsed: its subcommands do nothing."""
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda **kwargs: None
+
+
 class _ParseOnlyCLI(FoleyCLI):
     """Parses and validates a command line like ``foleyzoo fit`` would, without building or running anything."""
 
-    def instantiate_classes(self) -> None:
-        pass
+    reads_files = False
 
-    def _run_subcommand(self, subcommand: str) -> None:
-        pass
+    def instantiate_classes(self) -> None:
+        self.config_init, self.model, self.datamodule = self.config, None, None
+        self.trainer = _NothingToRun()  # type: ignore[assignment]
 
 
 def parse_config(args: Sequence[str]) -> Any:

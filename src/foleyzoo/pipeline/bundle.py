@@ -12,7 +12,7 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +87,7 @@ class Bundle:
     @classmethod
     def open(cls, path: str | Path) -> Bundle:
         """Read a bundle folder's config and card; a clear error when it is not one."""
-        path = Path(path)
+        path = Path(path).absolute()  # messages name the folder even when it is given as "."
         config_path = path / CONFIG_FILE
         if not config_path.is_file():
             raise ConfigError(
@@ -98,8 +98,9 @@ class Bundle:
             raise ConfigError(
                 f"{config_path}: bundle version {config.get('bundle_version')!r}; this foleyzoo reads {BUNDLE_VERSION}"
             )
+        check_bundle_config(config, config_path)
         card_path = path / CARD_FILE
-        card = ModelCard(**_read_json(card_path)) if card_path.is_file() else ModelCard(name=path.name)
+        card = read_card(card_path) if card_path.is_file() else ModelCard(name=path.name)
         return cls(path, config, card)
 
     @property
@@ -111,8 +112,13 @@ class Bundle:
         entry = self.parts.get(name)
         if entry is None:
             return None
-        source = f"{self.path / CONFIG_FILE} (part {name})"
-        module = instantiate_from_config(entry["config"], PART_INTERFACES[name], source=source)
+        module = instantiate_from_config(
+            entry["config"],
+            PART_INTERFACES[name],
+            source=str(self.path / CONFIG_FILE),
+            base_dirs=[self.path],
+            key_prefix=f"parts.{name}.config",
+        )
         if entry.get("weights"):
             weights = _read_safetensors(self.path / entry["weights"])
             problem = state_dict_mismatch(module.state_dict(), weights)
@@ -128,7 +134,62 @@ class Bundle:
         config = self.config["generation"].get("sampler")
         if config is None:
             return None
-        return instantiate_from_config(config, Sampler, source=f"{self.path / CONFIG_FILE} (sampler)")
+        return instantiate_from_config(
+            config,
+            Sampler,
+            source=str(self.path / CONFIG_FILE),
+            base_dirs=[self.path],
+            key_prefix="generation.sampler",
+        )
+
+
+def check_bundle_config(config: dict[str, Any], source: Path) -> None:
+    """Refuse, naming the file and key, a bundle config whose layout is not the one :func:`export_bundle` writes."""
+    for key in ("data_format", "generation", "parts"):
+        if not isinstance(config.get(key), dict):
+            found = "missing" if key not in config else f"a {type(config[key]).__name__}"
+            raise ConfigError(f"{source}: key {key!r} must be an object ({found})")
+    for name, entry in config["parts"].items():
+        if name not in PART_INTERFACES:
+            raise ConfigError(
+                f"{source}: parts.{name}: unknown part; a bundle's parts are {', '.join(PART_INTERFACES)}"
+            )
+        if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict):
+            raise ConfigError(
+                f"{source}: parts.{name} must be an object with a 'config' object (class_path, init_args) "
+                f"and 'weights' (a file name or null), not {json.dumps(entry)[:80]}"
+            )
+        if not isinstance(entry["config"].get("class_path"), str):
+            raise ConfigError(f"{source}: parts.{name}.config has no class_path")
+        weights = entry.get("weights")
+        if weights is not None and (not isinstance(weights, str) or Path(weights).name != weights):
+            raise ConfigError(
+                f"{source}: parts.{name}.weights must be a file name inside the bundle, not {weights!r}"
+            )
+    sampler = config["generation"].get("sampler")
+    if sampler is not None and not (isinstance(sampler, dict) and isinstance(sampler.get("class_path"), str)):
+        raise ConfigError(f"{source}: generation.sampler must be null or an object with a class_path")
+
+
+def read_card(path: Path) -> ModelCard:
+    """A bundle's ``card.json``; an unknown or mistyped key is an error naming it."""
+    stored = _read_json(path)
+    known = {item.name: item for item in fields(ModelCard)}
+    unknown = sorted(set(stored) - set(known))
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown key {unknown[0]!r} in the model card; its keys are {', '.join(known)}"
+        )
+    if not isinstance(stored.get("name"), str):
+        raise ConfigError(f"{path}: the model card needs a 'name' (text)")
+    for key, value in stored.items():
+        expected = dict if key == "scores" else str
+        if not isinstance(value, expected):
+            raise ConfigError(f"{path}: model card key {key!r} must be {expected.__name__}, not {value!r}")
+    scores = stored.get("scores", {})
+    if not all(isinstance(value, (int, float)) and not isinstance(value, bool) for value in scores.values()):
+        raise ConfigError(f"{path}: model card 'scores' must map names to numbers")
+    return ModelCard(**stored)
 
 
 def export_bundle(
