@@ -21,3 +21,7 @@ class ForbiddenClassError(ConfigError):
 
 class MediaError(FoleyzooError):
     """A media file cannot be read or written; the message names the file and the problem."""
+
+
+class GenerationError(FoleyzooError):
+    """Generation produced something that must not be written (non-finite audio); the message names the input."""

@@ -389,6 +389,18 @@ def test_a_class_path_like_nothing_registered_says_so(
     assert "unknown class_path 'Zyxwvut'" in err and "No registered plugin has a similar name" in err
 
 
+@pytest.mark.parametrize("command", ["fit", "summarize"])
+def test_a_function_named_as_a_class_is_one_line(
+    tmp_path: Path, command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    recipe = tmp_path / "system.yaml"
+    recipe.write_text("model:\n  class_path: os.system\n")
+    assert main([command, "--config", str(recipe)]) == 2
+    err = capsys.readouterr().err
+    assert "model.class_path" in err and "'os.system': it is a builtin_function_or_method, not a class" in err
+    assert len(err.strip().splitlines()) == 1
+
+
 def test_a_missing_plugin_package_is_named(tmp_path: Path) -> None:
     path = _recipe(tmp_path, "missing.yaml", _set_sampler("fz_not_installed.samplers.MagicSampler"))
     with pytest.raises(PluginError, match=r"no installed package provides the module 'fz_not_installed'"):

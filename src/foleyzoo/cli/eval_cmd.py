@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from foleyzoo.cli.output import CommandParser
 from foleyzoo.errors import ConfigError, FoleyzooError, MediaError
 
 __all__ = ["EMBEDDER_NAMES", "METRICS", "build_parser", "evaluate", "main", "read_manifest"]
@@ -593,7 +594,7 @@ def desync_record(judge: Any) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="foleyzoo eval",
         description="Score generated audio against reference audio (FD, FAVD, KL, IS, AV alignment, DeSync, CLAP, SynthFoley).",
     )

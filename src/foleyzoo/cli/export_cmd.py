@@ -7,13 +7,14 @@ import json
 import sys
 from pathlib import Path
 
+from foleyzoo.cli.output import CommandParser
 from foleyzoo.errors import ConfigError, FoleyzooError
 
 __all__ = ["build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="foleyzoo export", description=__doc__.splitlines()[0])
+    parser = CommandParser(prog="foleyzoo export", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--checkpoint", required=True, help="a `foleyzoo fit` checkpoint of FoleyFlowMatching"
     )

@@ -10,12 +10,14 @@ while the rest run, and the exit code says whether any failed (0 all done, 1 som
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from foleyzoo.cli.output import CommandParser
 from foleyzoo.errors import ConfigError, FoleyzooError
 
 __all__ = ["build_parser", "check_output_name", "collect_inputs", "job_prompt", "main", "output_paths"]
@@ -24,7 +26,7 @@ _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="foleyzoo generate", description=__doc__.splitlines()[0])
+    parser = CommandParser(prog="foleyzoo generate", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--model", required=True, help="a bundle folder, or a bundle's name in $FOLEYZOO_HOME"
     )
@@ -34,14 +36,39 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output", required=True, help="folder for <stem>.wav and <stem>.mp4 (created)")
     parser.add_argument("--prompt", default=None, help="text to condition on (with the video)")
     parser.add_argument("--negative-prompt", default=None, help="text to steer away from")
-    parser.add_argument("--steps", type=int, default=None, help="sampler steps (default: the bundle's)")
-    parser.add_argument("--cfg", type=float, default=None, help="guidance scale (default: the bundle's)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--steps", type=_positive_int, default=None, help="sampler steps (default: the bundle's)"
+    )
+    parser.add_argument(
+        "--cfg", type=_finite_float, default=None, help="guidance scale (default: the bundle's)"
+    )
+    parser.add_argument("--seed", type=_seed, default=0, help="noise seed, 0 to 2**64 - 1 (default: 0)")
     parser.add_argument("--sampler", default=None, help="a registered sampler's name, e.g. EulerSampler")
     parser.add_argument("--device", default="auto", help="auto (cuda, mps, cpu), or a torch device")
     parser.add_argument("--overwrite", action="store_true", help="generate again where outputs exist")
     parser.add_argument("--no-mux", action="store_true", help="write only the .wav files")
     return parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    return value
+
+
+def _seed(text: str) -> int:
+    value = int(text)
+    if not 0 <= value < 2**64:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 2**64 - 1, got {text}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -105,17 +132,80 @@ def _name_problem(stem: str) -> str | None:
     return None
 
 
+NAME_BYTES = 255
+"""The longest file or folder name most file systems take (ext4, APFS, NTFS: 255)."""
+OUTPUT_SUFFIXES = (".wav", ".mp4")
+
+
 def output_paths(output: Path, stem: str, source: Path) -> tuple[Path, Path]:
-    """``(<output>/<stem>.wav, <output>/<stem>.mp4)``, checked to resolve inside ``output``.
+    """``(<output>/<stem>.wav, <output>/<stem>.mp4)``, each checked to resolve inside ``output``.
 
     The lexical check (:func:`check_output_name`) already ran; resolving also catches a symbolic link
-    inside the output folder that points out of it.
+    inside the output folder (a subfolder, or the output file itself) that points out of it.
     """
-    wav, mp4 = output / f"{stem}.wav", output / f"{stem}.mp4"
+    paths = tuple(output / f"{stem}{suffix}" for suffix in OUTPUT_SUFFIXES)
     root = os.path.realpath(output)
-    if os.path.commonpath([root, os.path.realpath(wav)]) != root:
-        raise ConfigError(f"{source}: its output {wav} resolves outside the output folder {output}")
-    return wav, mp4
+    for path in paths:
+        if os.path.commonpath([root, os.path.realpath(path)]) != root:
+            raise ConfigError(f"{source}: its output {path} resolves outside the output folder {output}")
+    return paths[0], paths[1]
+
+
+def name_conflicts(jobs: list[Job]) -> dict[str, str]:
+    """Stem → why its outputs cannot be written, for names too long for a file system or whose folder
+    is another job's file (ids ``a`` and ``a.wav/b``); checked before any work so no job is lost."""
+    files = {f"{job.stem}{suffix}": job for job in jobs for suffix in OUTPUT_SUFFIXES}
+    problems: dict[str, str] = {}
+    for job in jobs:
+        longest = max(len(part.encode()) for part in job.stem.split("/")) + len(OUTPUT_SUFFIXES[0])
+        if longest > NAME_BYTES:
+            problems[job.stem] = (
+                f"output name {job.stem[:40]!r}… has a part of {longest} bytes with its suffix; file names "
+                f"are limited to {NAME_BYTES} bytes (shorten the file name or its manifest id)"
+            )
+            continue
+        parts = job.stem.split("/")
+        for depth in range(1, len(parts)):
+            folder = "/".join(parts[:depth])
+            if folder in files:
+                other = files[folder]
+                problems[job.stem] = (
+                    f"output name {job.stem!r} needs a folder {folder!r} where {other.video} writes a "
+                    "file; rename one of them"
+                )
+                break
+    return problems
+
+
+def finished_outputs(wav: Path, mp4: Path | None, seconds: float, sample_rate: int) -> bool:
+    """Whether an earlier run finished these outputs: the WAV parses and holds exactly the video's length,
+    and the mp4 (when wanted) parses with a picture, sound and the video's duration. A file cut by a
+    kill, or one of another length, counts as unfinished and is generated again."""
+    import soundfile as sf
+
+    from foleyzoo.data.media import probe, read_audio, read_video_frames
+
+    try:
+        info = sf.info(str(wav))
+        if info.samplerate != sample_rate or info.frames != round(seconds * sample_rate):
+            return False
+        if mp4 is None:
+            return True
+        muxed = probe(mp4)
+        if not (muxed.has_video and muxed.has_audio and abs(muxed.duration - seconds) <= MUX_TOLERANCE):
+            return False
+        tail = max(0.0, muxed.duration - TAIL_SECONDS)  # an mp4 cut short still declares its duration
+        read_audio(mp4, sample_rate, 1, tail, muxed.duration - tail)
+        read_video_frames(mp4, muxed.fps or 1.0, (16, 16), tail, muxed.duration - tail)
+    except (FoleyzooError, RuntimeError, OSError):
+        return False
+    return True
+
+
+MUX_TOLERANCE = 0.05
+"""Seconds a muxed file's duration may differ from its video's (AAC frames and rounding)."""
+TAIL_SECONDS = 0.25
+"""The end of a muxed file that is decoded to check that its data is all there."""
 
 
 def job_prompt(prompt: str | None, caption: str) -> str | None:
@@ -151,6 +241,7 @@ def _sampler(name: str | None):
 
 def run(args: argparse.Namespace) -> tuple[int, int, int]:
     """Generate for every input; returns (written, skipped, failed)."""
+    from rich.markup import escape
     from rich.progress import Progress
 
     from foleyzoo.cli.output import console
@@ -159,9 +250,9 @@ def run(args: argparse.Namespace) -> tuple[int, int, int]:
 
     jobs = collect_inputs(args.input)
     bundle = resolve_model(args.model)
-    output = Path(args.output)
-    output.mkdir(parents=True, exist_ok=True)
+    output = make_output_folder(Path(args.output))
     targets = {job.stem: output_paths(output, job.stem, job.video) for job in jobs}  # all before any work
+    refused = name_conflicts(jobs)
     pipeline = FoleyPipeline.from_bundle(bundle, device=args.device)
     sampler = _sampler(args.sampler)
     errors = console(stderr=True)
@@ -170,12 +261,13 @@ def run(args: argparse.Namespace) -> tuple[int, int, int]:
         task = progress.add_task("generating", total=len(jobs))
         for job in jobs:
             wav, mp4 = targets[job.stem]
-            done = wav.is_file() and (args.no_mux or mp4.is_file())
-            if done and not args.overwrite:
-                skipped += 1
-                progress.advance(task)
-                continue
             try:
+                if job.stem in refused:
+                    raise ConfigError(f"{job.video}: {refused[job.stem]}")
+                if not args.overwrite and _already_done(job, wav, None if args.no_mux else mp4, pipeline):
+                    skipped += 1
+                    progress.advance(task)
+                    continue
                 audio = pipeline.generate(
                     job.video,
                     prompt=job_prompt(args.prompt, job.caption),
@@ -191,11 +283,34 @@ def run(args: argparse.Namespace) -> tuple[int, int, int]:
                 if not args.no_mux:
                     mux_audio(job.video, samples, audio.sample_rate, mp4)
                 written += 1
-            except FoleyzooError as exc:
+            except (FoleyzooError, OSError) as exc:
                 failed += 1
-                errors.print(f"[red]failed[/red] {job.video}: {exc}", highlight=False)
+                message = exc if isinstance(exc, FoleyzooError) else f"cannot write its outputs ({exc})"
+                errors.print(f"[red]failed[/red] {escape(f'{job.video}: {message}')}", highlight=False)
             progress.advance(task)
     return written, skipped, failed
+
+
+def make_output_folder(output: Path) -> Path:
+    """Create the ``--output`` folder; one clear error when it names a file or cannot be created."""
+    if output.exists() and not output.is_dir():
+        raise ConfigError(f"--output {output}: is a file, not a folder; name a folder for the outputs")
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--output {output}: cannot create the folder ({exc.strerror or exc})") from exc
+    if not os.access(output, os.W_OK | os.X_OK):
+        raise ConfigError(f"--output {output}: the folder is not writable")
+    return output
+
+
+def _already_done(job: Job, wav: Path, mp4: Path | None, pipeline) -> bool:
+    """Whether both outputs of ``job`` exist whole (see :func:`finished_outputs`)."""
+    from foleyzoo.data.media import probe
+
+    if not wav.is_file() or (mp4 is not None and not mp4.is_file()):
+        return False
+    return finished_outputs(wav, mp4, probe(job.video).duration, pipeline.codec.sample_rate)
 
 
 def main(argv: list[str]) -> int:

@@ -86,7 +86,10 @@ def run(argv: Sequence[str]) -> int:
         return 0
     command = args[0]
     if command in FRONT_END_COMMANDS:
-        return int(_resolve(FRONT_END_COMMANDS[command][0])(args[1:]) or 0)
+        try:
+            return int(_resolve(FRONT_END_COMMANDS[command][0])(args[1:]) or 0)
+        except SystemExit as exc:  # argparse's usage errors and --help: their code, not an exception
+            return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     if command in LIGHTNING_COMMANDS:
         from foleyzoo.cli.lightning import FoleyCLI
 
@@ -120,6 +123,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FoleyzooError as exc:
         print(f"foleyzoo: error: {one_line(exc)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("foleyzoo: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
 
+from foleyzoo.cli.output import CommandParser
 from foleyzoo.errors import FoleyzooError
 
 __all__ = ["main", "model_home"]
@@ -25,7 +25,7 @@ def main(argv: list[str]) -> int:
     from foleyzoo.cli.output import console
     from foleyzoo.pipeline import Bundle
 
-    parser = argparse.ArgumentParser(prog="foleyzoo models", description=__doc__)
+    parser = CommandParser(prog="foleyzoo models", description=__doc__)
     parser.parse_args(argv)
     home = model_home()
     folders = sorted(path for path in home.iterdir() if path.is_dir()) if home.is_dir() else []

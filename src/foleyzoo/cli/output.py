@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import sys
+from typing import NoReturn
 
 from rich.console import Console
 
@@ -13,3 +15,10 @@ def console(stderr: bool = False) -> Console:
     stream = sys.stderr if stderr else sys.stdout
     width = None if stream.isatty() else max(200, shutil.get_terminal_size((200, 24)).columns)
     return Console(file=stream, width=width, soft_wrap=False)
+
+
+class CommandParser(argparse.ArgumentParser):
+    """``argparse`` with errors on one line, first and short: the usage is shown with ``--help`` only."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")

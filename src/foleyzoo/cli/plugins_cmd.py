@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
 from rich.table import Table
 
-from foleyzoo.cli.output import console
+from foleyzoo.cli.output import CommandParser, console
 from foleyzoo.plugins.records import PluginRecord
 from foleyzoo.plugins.registry import load_plugins
 
@@ -26,7 +25,7 @@ def record_row(record: PluginRecord) -> dict[str, str]:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="foleyzoo plugins", description=__doc__)
+    parser = CommandParser(prog="foleyzoo plugins", description=__doc__)
     parser.add_argument("--group", help="only this entry-point group, e.g. foleyzoo.samplers or samplers")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--problems", action="store_true", help="only plugins that are not usable")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 
+from foleyzoo.cli.output import CommandParser
 from foleyzoo.errors import FoleyzooError
 
 __all__ = ["main"]
@@ -25,7 +25,7 @@ def main(argv: list[str]) -> int:
     from foleyzoo.cli.output import console
     from foleyzoo.quickstart import SCORES_FILE, run_quickstart
 
-    parser = argparse.ArgumentParser(prog="foleyzoo quickstart", description=__doc__)
+    parser = CommandParser(prog="foleyzoo quickstart", description=__doc__)
     parser.add_argument(
         "--smoke", action="store_true", help="a few steps per stage: checks that everything runs"
     )

@@ -7,7 +7,6 @@ Every ``foleyzoo.recipes`` entry point names a folder of ``*.yaml`` files; foley
 
 from __future__ import annotations
 
-import argparse
 import difflib
 import shutil
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from pathlib import Path
 import yaml
 from rich.table import Table
 
-from foleyzoo.cli.output import console
+from foleyzoo.cli.output import CommandParser, console
 from foleyzoo.errors import ConfigError
 from foleyzoo.plugins.registry import RECIPES_GROUP, load_plugins, recipe_dir_of
 
@@ -98,7 +97,7 @@ def copy_recipe(recipe: Recipe, destination: Path, force: bool = False) -> Path:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="foleyzoo recipes", description="Find, read and copy recipes.")
+    parser = CommandParser(prog="foleyzoo recipes", description="Find, read and copy recipes.")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="list every recipe with its package and description")
     show = commands.add_parser("show", help="print a recipe")

@@ -8,7 +8,6 @@ listed with the reason instead of its count.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import json
 from dataclasses import asdict, dataclass
@@ -21,7 +20,8 @@ from rich.table import Table
 from torch import nn
 
 from foleyzoo.checkpoints import exception_summary
-from foleyzoo.cli.output import console
+from foleyzoo.cli.lightning import check_known_classes
+from foleyzoo.cli.output import CommandParser, console
 from foleyzoo.errors import ConfigError, FoleyzooError
 from foleyzoo.plugins import get_registry
 from foleyzoo.plugins.allowlist import instantiate_from_config
@@ -138,7 +138,7 @@ def _millions(value: int | None) -> str:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="foleyzoo summarize",
         description="Parameters per component of a recipe's model, built on the meta device (no memory).",
     )
@@ -146,6 +146,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     args = parser.parse_args(argv)
     model = read_model_config(args.config)
+    check_known_classes(["--config", str(args.config)], load_plugins())
     rows = summarize_model(model, source=str(args.config))
     if args.json:
         print(json.dumps([asdict(row) for row in rows], indent=2))

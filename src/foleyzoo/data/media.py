@@ -23,6 +23,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from foleyzoo.atomic_io import atomic_output
 from foleyzoo.errors import MediaError
 
 __all__ = [
@@ -499,12 +500,12 @@ def write_wav(path: PathLike, samples: AudioArray, sample_rate: int) -> None:
     """
     arr = _as_channels_first(samples)
     p = Path(path)
-    with _media_errors(p, "cannot write the WAV file"):
-        sf.write(str(p), arr.T, int(sample_rate), subtype="FLOAT", format="WAV")
-        _zero_peak_timestamp(p)
+    with _media_errors(p, "cannot write the WAV file"), atomic_output(p) as temporary:
+        sf.write(str(temporary), arr.T, int(sample_rate), subtype="FLOAT", format="WAV")
+        zero_peak_timestamp(temporary)
 
 
-def _zero_peak_timestamp(path: Path) -> None:
+def zero_peak_timestamp(path: Path) -> None:
     """Zero the timestamp of a WAV's PEAK chunk (``PEAK``, size, version, timestamp), if it has one."""
     with open(path, "r+b") as handle:
         head = handle.read(512)
@@ -613,7 +614,8 @@ def write_video(
     p = Path(path)
     with (
         _media_errors(p, "cannot write the video file"),
-        av.open(str(p), mode="w", options=_output_options(p)) as out,
+        atomic_output(p) as temporary,
+        av.open(str(temporary), mode="w", options=_output_options(p)) as out,
     ):
         stream = _add_h264_stream(out, fps, frames.shape[2], frames.shape[1])
         packets = [] if audio is None else _encode_aac(out, _as_channels_first(audio), int(sample_rate))
@@ -681,7 +683,8 @@ def mux_audio(video_path: PathLike, audio: AudioArray, sample_rate: int, out_pat
         samples = _fit_length(samples, round(span * sample_rate))
         with (
             _media_errors(out_p, "cannot write the output file"),
-            av.open(str(out_p), mode="w", options=_output_options(out_p)) as dst,
+            atomic_output(out_p) as temporary,
+            av.open(str(temporary), mode="w", options=_output_options(out_p)) as dst,
         ):
             if vin.codec_context.name in dst.supported_codecs:
                 vout = dst.add_stream_from_template(vin)

@@ -13,7 +13,12 @@ from foleyzoo.errors import ConfigError
 def pick_device(requested: str | torch.device | None = None) -> torch.device:
     """``requested`` when given (checked), else CUDA, then Apple's MPS, then the CPU."""
     if requested is not None and str(requested) != "auto":
-        device = torch.device(requested)
+        try:
+            device = torch.device(requested)
+        except (RuntimeError, TypeError) as exc:
+            raise ConfigError(
+                f"device {requested!r} is not a torch device; use auto, cpu, cuda, cuda:N or mps"
+            ) from exc
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ConfigError(f"device {device} was asked for but torch sees no CUDA GPU; use --device cpu")
         if device.type == "mps" and not torch.backends.mps.is_available():

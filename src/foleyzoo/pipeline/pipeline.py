@@ -33,7 +33,7 @@ from foleyzoo.api import (
     VisualEncoder,
     Vocoder,
 )
-from foleyzoo.errors import ConfigError, MediaError
+from foleyzoo.errors import ConfigError, GenerationError, MediaError
 from foleyzoo.flow.conditioning import CONDITION_NAMES
 from foleyzoo.flow.module import guided_velocity
 from foleyzoo.pipeline.bundle import Bundle
@@ -202,6 +202,8 @@ class FoleyPipeline:
         Without a video, ``duration`` (seconds) is required (text-to-audio); with one, the audio is as long
         as the video (or ``duration``, when given, from its start).
         """
+        if cfg is not None and not math.isfinite(cfg):
+            raise ConfigError(f"the guidance scale (--cfg) must be a finite number, got {cfg}")
         source = self._source(video)
         if duration is None:
             if source is None:
@@ -228,6 +230,7 @@ class FoleyPipeline:
             audio = self.vocoder.vocode(_float_mel(stereo)).samples[0].float().cpu()
         length = round(duration * self.codec.sample_rate)
         audio = F.pad(audio, (0, max(0, length - audio.shape[-1])))[..., :length]
+        _check_finite(audio, video, self.cfg_scale if cfg is None else cfg, chosen.steps)
         return Generated(audio, self.codec.sample_rate)
 
     def _source(self, video: str | Path | VideoFrames | None) -> VideoFrames | _VideoFile | None:
@@ -325,3 +328,15 @@ def _repeat(features, rows: int):
 
 def _float_mel(mel: Mel) -> Mel:
     return Mel(mel.values.float(), mel.sample_rate, mel.frame_rate)
+
+
+def _check_finite(audio: Tensor, video: object, cfg: float, steps: int) -> None:
+    """Refuse audio holding NaN or Inf (a diverged sampling): it must never be written or played."""
+    bad = int((~torch.isfinite(audio)).sum())
+    if bad:
+        source = video if isinstance(video, (str, Path)) else "the input"
+        raise GenerationError(
+            f"{source}: the generated audio holds {bad} NaN or Inf samples, so nothing was written; the "
+            f"sampling diverged with guidance scale (--cfg) {cfg:g} and {steps} steps (--steps): "
+            "use a smaller --cfg (the bundle's own is a safe choice) or more steps"
+        )

@@ -24,6 +24,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from foleyzoo.cli.output import CommandParser
 from foleyzoo.data.synthfoley.generator import DURATION, END_MARGIN, FIRST_IMPACT_RANGE
 from foleyzoo.errors import FoleyzooError, MediaError
 
@@ -54,9 +55,7 @@ def _clip_duration(text: str) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``foleyzoo synth`` argument parser (``make``, ``score`` and ``calibrate`` subcommands)."""
-    parser = argparse.ArgumentParser(
-        prog=PROG, description="SynthFoley v1: make clips, score generated audio."
-    )
+    parser = CommandParser(prog=PROG, description="SynthFoley v1: make clips, score generated audio.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="{make,score,calibrate}")
     make = commands.add_parser("make", help="write clips (mp4 + json, optionally the clean wav)")
     make.add_argument("--out", type=Path, required=True, help="folder to write the clips into")
