@@ -170,6 +170,26 @@ def test_score_folder_pairs_wav_with_json_and_resamples(tmp_path: Path) -> None:
     assert summary.pan_error > 0.1  # mono carries no position: x̂ = 0.5 for every event
 
 
+def test_score_folder_reads_only_each_clips_span(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A generated file far longer than its clip is scored on the clip's span, and only that is decoded."""
+    clips, generated = tmp_path / "clips", tmp_path / "generated"
+    clips.mkdir(), generated.mkdir()
+    clip = generate_clip((7, 0))
+    (clips / "c0.json").write_text(json.dumps(clip.spec.to_json()))
+    media.write_wav(generated / "c0.wav", clip.clean_audio, SR)
+    alone, _ = score_folder(clips, generated)
+    noise = np.random.default_rng(0).uniform(-1, 1, (2, 60 * SR)).astype(np.float32)
+    media.write_wav(generated / "c0.wav", np.concatenate([clip.clean_audio, noise], axis=1), SR)
+    decoded: list[int] = []
+    read = media.read_audio
+    monkeypatch.setattr(
+        media, "read_audio", lambda *a, **k: decoded.append(read(*a, **k).shape[-1]) or read(*a, **k)
+    )
+    followed, _ = score_folder(clips, generated)
+    assert followed == alone
+    assert decoded == [round(clip.spec.duration * SR)]
+
+
 def test_score_folder_errors_name_what_is_missing(tmp_path: Path) -> None:
     with pytest.raises(MediaError, match="no SynthFoley ground-truth"):
         score_folder(tmp_path, tmp_path)

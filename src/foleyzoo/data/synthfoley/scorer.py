@@ -449,7 +449,8 @@ def summarize(scores: Iterable[ClipScore]) -> ScoreSummary:
 def score_folder(clips_dir: str | Path, generated_dir: str | Path) -> tuple[ScoreSummary, list[ClipScore]]:
     """Score ``generated_dir/<stem>.wav`` against ``clips_dir/<stem>.json`` for every JSON in ``clips_dir``.
 
-    Audio is read at 16 kHz stereo (resampled, mono duplicated). A clip without generated audio is an
+    Audio is read at 16 kHz stereo (resampled, mono duplicated), the clip's duration of it (zero-padded
+    when shorter): what lies past the clip is not scored and not decoded. A clip without generated audio is an
     error, not a skipped clip, so that a partial run cannot look better than it is.
     """
     from foleyzoo.data.media import read_audio  # PyAV and torch only when files are read
@@ -464,6 +465,9 @@ def score_folder(clips_dir: str | Path, generated_dir: str | Path) -> tuple[Scor
     profiles = reference_profiles()
     scores = []
     for path in truths:
-        audio = read_audio(Path(generated_dir) / f"{path.stem}.wav", SAMPLE_RATE, channels=2).numpy()
-        scores.append(score_clip(audio, GroundTruth.load(path), SAMPLE_RATE, path.stem, profiles))
+        truth = GroundTruth.load(path)
+        # only the clip's span is decoded: a generated file far longer than its clip costs no memory
+        wav = Path(generated_dir) / f"{path.stem}.wav"
+        audio = read_audio(wav, SAMPLE_RATE, channels=2, duration=truth.duration).numpy()
+        scores.append(score_clip(audio, truth, SAMPLE_RATE, path.stem, profiles))
     return summarize(scores), scores
