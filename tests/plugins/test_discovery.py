@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from tests.conftest import FakeDistribution
 
@@ -85,6 +87,31 @@ def test_broken_import_is_isolated_and_reported(plugin_modules):
         registry.get("foleyzoo.samplers", "BrokenSampler")
     message = str(excinfo.value)
     assert "BrokenSampler" in message and "fz-broken" in message and "boom at import" in message
+
+
+def test_a_plugin_that_hangs_on_import_is_stopped_and_named(plugin_modules):
+    plugin_modules(fz_good=GOOD, fz_hang="while True:\n    pass\n")
+    started = time.monotonic()
+    with pytest.warns(UserWarning, match="plugin 'HangSampler'"):
+        registry = load(
+            FakeDistribution("fz-hang", "0.1", {"foleyzoo.samplers": {"HangSampler": "fz_hang:HangSampler"}}),
+            FakeDistribution("fz-good", "1.0", {"foleyzoo.samplers": {"GoodSampler": "fz_good:GoodSampler"}}),
+            FOLEYZOO_PLUGIN_IMPORT_TIMEOUT="0.5",
+        )
+    assert time.monotonic() - started < 10
+    status, error = status_of(registry, "HangSampler")
+    assert status is PluginStatus.BROKEN
+    assert "did not finish importing within 0.5 s" in error and "FOLEYZOO_PLUGIN_IMPORT_TIMEOUT" in error
+    assert status_of(registry, "GoodSampler")[0] is PluginStatus.OK
+
+
+def test_a_plugin_raising_keyboard_interrupt_on_import_is_broken_not_fatal(plugin_modules):
+    plugin_modules(fz_interrupt="raise KeyboardInterrupt\n")
+    registry = load(
+        FakeDistribution("fz-int", "0.1", {"foleyzoo.samplers": {"IntSampler": "fz_interrupt:IntSampler"}})
+    )
+    status, error = status_of(registry, "IntSampler")
+    assert status is PluginStatus.BROKEN and "KeyboardInterrupt" in error
 
 
 def test_missing_module_is_broken_not_fatal():

@@ -12,8 +12,12 @@ import importlib
 import inspect
 import os
 import re
+import signal
+import threading
+import time
+import warnings
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -28,6 +32,8 @@ LIGHTNING_GROUPS = ("foleyzoo.modules", "foleyzoo.datamodules")
 BUILTIN_DISTRIBUTION = "foleyzoo"
 ENV_PLUGINS = "FOLEYZOO_PLUGINS"
 ENV_DISABLE_AUTOLOAD = "FOLEYZOO_DISABLE_PLUGIN_AUTOLOAD"
+ENV_IMPORT_TIMEOUT = "FOLEYZOO_PLUGIN_IMPORT_TIMEOUT"
+DEFAULT_IMPORT_TIMEOUT = 120.0
 
 
 def known_groups() -> dict[str, type | None]:
@@ -77,6 +83,7 @@ class PluginRegistry:
         groups = known_groups()
         wanted, disabled = _parse_plugins_variable(environ.get(ENV_PLUGINS, ""))
         autoload = not _truthy(environ.get(ENV_DISABLE_AUTOLOAD))
+        limit = import_time_limit(environ)
 
         wanted_keys = {normalize_distribution_name(item) for item in wanted}
         records: list[PluginRecord] = []
@@ -105,12 +112,12 @@ class PluginRegistry:
                         f"no:{ep.name if ep.name in disabled else name}",
                     )
                 else:
-                    _load_entry_point(record, ep, groups)
+                    _load_entry_point(record, ep, groups, limit)
                 records.append(record)
 
         modules = [item for item in wanted if normalize_distribution_name(item) not in plugin_distributions]
         for module_name in sorted(modules):
-            records.extend(_load_module_plugins(module_name, groups, disabled))
+            records.extend(_load_module_plugins(module_name, groups, disabled, limit))
 
         _mark_conflicts(records)
         self._records = records
@@ -189,7 +196,9 @@ def _parse_plugins_variable(value: str) -> tuple[set[str], set[str]]:
     return wanted, disabled
 
 
-def _load_entry_point(record: PluginRecord, ep: metadata.EntryPoint, groups: dict[str, type | None]) -> None:
+def _load_entry_point(
+    record: PluginRecord, ep: metadata.EntryPoint, groups: dict[str, type | None], limit: float
+) -> None:
     """Import one entry point into ``record`` and validate it; never raises for the plugin's faults."""
     if record.group not in groups:
         record.status = PluginStatus.INVALID
@@ -198,13 +207,60 @@ def _load_entry_point(record: PluginRecord, ep: metadata.EntryPoint, groups: dic
         )
         return
     try:
-        record.obj = ep.load()
-    except (Exception, SystemExit) as exc:  # a plugin's import error must not break foleyzoo
+        record.obj = load_with_time_limit(ep.load, limit, f"plugin {record.name!r} ({ep.value})")
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:  # a plugin's fault must not break foleyzoo
         record.status, record.error = PluginStatus.BROKEN, _describe_exception(exc)
         return
     problem = validate_plugin(record.group, record.name, record.obj, groups)
     if problem:
         record.status, record.error = PluginStatus.INVALID, problem
+
+
+class PluginImportTimeout(Exception):
+    """A plugin's module did not finish importing within the time limit."""
+
+
+def import_time_limit(environ: Mapping[str, str] | None = None) -> float:
+    """Seconds a plugin's import may take: ``FOLEYZOO_PLUGIN_IMPORT_TIMEOUT`` (0 for no limit), else 120."""
+    text = (os.environ if environ is None else environ).get(ENV_IMPORT_TIMEOUT, "").strip()
+    try:
+        return max(0.0, float(text)) if text else DEFAULT_IMPORT_TIMEOUT
+    except ValueError:
+        warnings.warn(f"{ENV_IMPORT_TIMEOUT}={text!r} is not a number of seconds; using 120", stacklevel=2)
+        return DEFAULT_IMPORT_TIMEOUT
+
+
+def load_with_time_limit(load: Callable[[], Any], seconds: float, what: str) -> Any:
+    """``load()``, interrupted with :class:`PluginImportTimeout` after ``seconds`` (a plugin that hangs
+    on import must not hang every command). Uses the POSIX interval timer, so the limit applies in the
+    main thread of POSIX systems; elsewhere, or with ``seconds`` 0, there is no limit."""
+    if (
+        seconds <= 0
+        or not hasattr(signal, "setitimer")
+        or threading.current_thread() is not threading.main_thread()
+    ):
+        return load()
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise PluginImportTimeout(
+            f"{what} did not finish importing within {seconds:g} s; it was skipped (the limit is set "
+            f"by {ENV_IMPORT_TIMEOUT})"
+        )
+
+    previous_handler = signal.signal(signal.SIGALRM, interrupt)
+    previous_delay, previous_interval = signal.setitimer(signal.ITIMER_REAL, seconds)
+    started = time.monotonic()
+    try:
+        return load()
+    except PluginImportTimeout as exc:
+        warnings.warn(str(exc), stacklevel=2)
+        raise
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous_handler)
+        if previous_delay > 0:  # someone else's timer was running: give it back what is left
+            left = max(previous_delay - (time.monotonic() - started), 1e-3)
+            signal.setitimer(signal.ITIMER_REAL, left, previous_interval)
 
 
 def validate_plugin(group: str, name: str, obj: Any, groups: dict[str, type | None] | None = None) -> str:
@@ -251,12 +307,14 @@ def _validate_recipe_source(obj: Any) -> str:
 
 
 def _load_module_plugins(
-    module_name: str, groups: dict[str, type | None], disabled: set[str]
+    module_name: str, groups: dict[str, type | None], disabled: set[str], limit: float
 ) -> list[PluginRecord]:
     """FOLEYZOO_PLUGINS names a module: import it and register the interface classes it defines."""
     try:
-        module = importlib.import_module(module_name)
-    except (Exception, SystemExit) as exc:
+        module = load_with_time_limit(
+            lambda: importlib.import_module(module_name), limit, f"module {module_name!r}"
+        )
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:
         return [
             PluginRecord(
                 group="(module)",
