@@ -96,6 +96,15 @@ def test_foreign_class_in_checkpoint_is_refused_before_import(trained_run, tmp_p
     assert "fz_evil" not in sys.modules
 
 
+def test_a_weights_only_checkpoint_cannot_resume_and_says_so(trained_run, tmp_path, capsys):
+    data = torch.load(trained_run / "checkpoints" / "last.ckpt", weights_only=True)
+    del data["optimizer_states"], data["lr_schedulers"]
+    torch.save(data, tmp_path / "weights.ckpt")
+    assert main([*tiny_fit_args(tmp_path, 8), f"--ckpt_path={tmp_path / 'weights.ckpt'}"]) == 2
+    error = capsys.readouterr().err
+    assert "weights.ckpt: holds no optimizer states" in error and len(error.strip().splitlines()) == 1
+
+
 def test_checkpoint_of_another_model_names_the_mismatch(trained_run, tmp_path):
     other = tampered(trained_run / "checkpoints" / "last.ckpt", tmp_path / "other.ckpt", hidden=64)
     with pytest.raises(ConfigError, match=r"do not fit foleyzoo.flow.toy.ToyFlowMatching.*net.0.weight"):
