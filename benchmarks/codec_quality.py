@@ -21,10 +21,10 @@ from pathlib import Path
 import torch
 
 from foleyzoo.api import Waveform
-from foleyzoo.checkpoints import load_module
 from foleyzoo.cli.codec import pick_vocoder
 from foleyzoo.codecs.mel import MelFrontend
-from foleyzoo.codecs.melvae_eval import (
+from foleyzoo.io.checkpoints import load_module
+from foleyzoo.training.codec_eval import (
     codec_render,
     corpus_scores,
     mel_l1_ratio,

@@ -19,10 +19,10 @@ import torch
 from foleyzoo.data.cache import CacheDataset, FeatureEncoders, encode_item, extract_features
 from foleyzoo.data.clips import ClipFormat
 from foleyzoo.data.datasets import ClipDataset, scan_video_folder
-from foleyzoo.data.synthfoley.generator import generate_clip, write_clip
 from foleyzoo.encoders.sync import TinySync3DCNN
 from foleyzoo.encoders.text import ByteTextEncoder
 from foleyzoo.encoders.visual import TinyVisualCNN
+from foleyzoo.synthfoley.generator import generate_clip, write_clip
 
 
 def per_clip_seconds(read, count: int, repeats: int) -> float:

@@ -47,9 +47,9 @@ from _common import (
 from attention import AttentionCase, inputs, reference
 
 from foleyzoo.api import AttentionBackend
-from foleyzoo.flow.objective import flow_matching_loss, interpolate
 from foleyzoo.mmdit import MMDiT
 from foleyzoo.mmdit.attention import ATTENTION_BACKENDS
+from foleyzoo.training.objective import flow_matching_loss, interpolate
 
 TOY = NetworkShape(
     name="toy",

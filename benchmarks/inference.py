@@ -12,7 +12,8 @@ inside the sampler, leaves its parent's time): video decoding, the text, visual 
 sampler loop outside the network (its overhead), the network's forward passes, the codec decoder, the
 stereo renderer (with its own visual encoder), the vocoder and the WAV + mux. The real-time factor is
 wall-clock seconds over audio seconds. The same run repeats generation with the network recomputing its prepared conditions every
-step (``reuse_prepared = False``) and, with ``--compile``, with the network under torch.compile.
+step (its ``prepare`` replaced by one that returns the conditions as they are) and, with ``--compile``,
+with the network under torch.compile.
 Prints tables and writes JSON with every setting.
 """
 
@@ -42,13 +43,13 @@ from _common import (
     write_json,
 )
 
-from foleyzoo.data.media import mux_audio, write_wav
-from foleyzoo.data.synthfoley.generator import generate_clip, write_clip
+from foleyzoo.io.media import mux_audio, write_wav
 from foleyzoo.pipeline import FoleyPipeline
 from foleyzoo.pipeline import pipeline as pipeline_module
 from foleyzoo.pipeline.bundle import PART_INTERFACES
 from foleyzoo.plugins.allowlist import instantiate_from_config
 from foleyzoo.samplers import EulerSampler
+from foleyzoo.synthfoley.generator import generate_clip, write_clip
 
 SECONDS = 8.0
 FRAME_SIZE = [224, 224]
@@ -84,11 +85,11 @@ PARTS: dict[str, dict[str, Any]] = {
         "init_args": {"fps": S16K.sync_rate, "embed_dim": S16K.sync_dim},
     },
     "vocoder": {
-        "class_path": "foleyzoo.codecs.vocoders.vocos.VocosVocoder",
+        "class_path": "foleyzoo.vocoders.vocos.VocosVocoder",
         "init_args": {"sample_rate": 16000, "n_fft": 1024, "hop_length": 256, "n_mels": 80},
     },
     "renderer": {
-        "class_path": "foleyzoo.stereo.Mono2Stereo",
+        "class_path": "foleyzoo.renderers.Mono2Stereo",
         "init_args": {"sample_rate": 16000, "n_fft": 1024, "hop_length": 256, "n_mels": 80},
     },
 }
@@ -254,9 +255,9 @@ def main() -> None:
         video = next(path for path in written if path.suffix == ".mp4")
         flops = network_flops(pipeline, video, options.steps)
         rows.append(run_variant(pipeline, video, folder, options.repeats, "eager"))
-        network.reuse_prepared = False
+        network.prepare = lambda conditions, x, mask=None: conditions  # each forward prepares them itself
         rows.append(run_variant(pipeline, video, folder, options.repeats, "eager, conditions every step"))
-        network.reuse_prepared = True
+        del network.prepare
         if options.compile:
             start = time.perf_counter()
             pipeline.denoiser = torch.compile(network)

@@ -93,7 +93,7 @@ def main() -> None:
     )
     parser.add_argument("--json", default="benchmarks/results/long_input_memory.json")
     args = parser.parse_args()
-    from foleyzoo.data.synthfoley.generator import generate_clip
+    from foleyzoo.synthfoley.generator import generate_clip
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

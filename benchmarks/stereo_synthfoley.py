@@ -21,11 +21,11 @@ from pathlib import Path
 
 import torch
 
-from foleyzoo.checkpoints import load_module
 from foleyzoo.codecs.mel import MelFrontend
-from foleyzoo.codecs.vocoders.griffin_lim import GriffinLimVocoder
-from foleyzoo.stereo import DualMono, MotionPanner
-from foleyzoo.stereo.evaluation import held_out_clips, render_clip, score_waveforms, tiny_mel_config
+from foleyzoo.io.checkpoints import load_module
+from foleyzoo.renderers import DualMono, MotionPanner
+from foleyzoo.training.stereo_eval import held_out_clips, render_clip, score_waveforms, tiny_mel_config
+from foleyzoo.vocoders.griffin_lim import GriffinLimVocoder
 
 
 def main() -> None:

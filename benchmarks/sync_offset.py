@@ -17,8 +17,8 @@ from pathlib import Path
 
 import torch
 
-from foleyzoo.checkpoints import load_module
-from foleyzoo.pretraining.sync_eval import held_out_clips, offset_accuracy, shifted_clip_offsets
+from foleyzoo.io.checkpoints import load_module
+from foleyzoo.training.sync_eval import held_out_clips, offset_accuracy, shifted_clip_offsets
 
 SHIFTS = [-0.8, -0.45, -0.2, 0.0, 0.15, 0.3, 0.55, 0.9]
 """Seconds the clean sound is delayed (negative: advanced); half of them fall between grid points."""

@@ -43,8 +43,8 @@ from _common import (
     write_json,
 )
 
-from foleyzoo.flow.objective import flow_matching_loss, interpolate
 from foleyzoo.mmdit import MMDiT
+from foleyzoo.training.objective import flow_matching_loss, interpolate
 
 TINY_RECIPE = REPO_ROOT / "recipes" / "kling-tiny.yaml"
 
@@ -129,7 +129,6 @@ def run_shape(
     variants = [("eager", False)] + ([("compiled", True)] if compile_forward or compile_train else [])
     for label, compiled in variants:
         model = build(shape, device)
-        model.reuse_prepared = False  # the whole forward every call, as in training
         inputs = make_inputs(shape, device)
         forward_flops, forward_ops = count_flops(forward_call(model, inputs))
         optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)

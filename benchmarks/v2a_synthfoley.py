@@ -19,10 +19,10 @@ from pathlib import Path
 
 import torch
 
-from foleyzoo.checkpoints import load_module
 from foleyzoo.data.clips import ClipFormat
-from foleyzoo.flow.synthfoley_eval import generation_scores
+from foleyzoo.io.checkpoints import load_module
 from foleyzoo.samplers import EulerSampler
+from foleyzoo.training.flow_eval import generation_scores
 
 
 def main() -> None:

@@ -26,16 +26,16 @@ import torch
 
 from foleyzoo.api import Vocoder
 from foleyzoo.codecs.mel import MelFrontend
-from foleyzoo.codecs.melvae_eval import corpus_scores, spectral_scores, vocoder_render
-from foleyzoo.codecs.vocoders import GriffinLimVocoder
+from foleyzoo.training.codec_eval import corpus_scores, spectral_scores, vocoder_render
+from foleyzoo.vocoders import GriffinLimVocoder
 
 SAMPLE_RATE = 16000
 
 
 def synthfoley_scores(vocoder: Vocoder, frontend: MelFrontend, clips: int, seed: int) -> dict[str, Any]:
     """Mean spectral scores of SynthFoley clean stereo clips and the scorer's summary of the vocoded audio."""
-    from foleyzoo.data.synthfoley.generator import generate_clip
-    from foleyzoo.data.synthfoley.scorer import GroundTruth, reference_profiles, score_clip, summarize
+    from foleyzoo.synthfoley.generator import generate_clip
+    from foleyzoo.synthfoley.scorer import GroundTruth, reference_profiles, score_clip, summarize
 
     profiles, rows, clip_scores, clean_scores = reference_profiles(), [], [], []
     render = vocoder_render(vocoder, frontend)
@@ -100,7 +100,7 @@ def build_vocoders(args: argparse.Namespace) -> dict[str, Vocoder]:
         f"GriffinLim-{args.iterations}": GriffinLimVocoder(**settings, iterations=args.iterations)
     }
     if args.vocos_checkpoint:
-        from foleyzoo.checkpoints import load_module
+        from foleyzoo.io.checkpoints import load_module
 
         vocoders["Vocos-tiny"] = load_module(args.vocos_checkpoint).eval()
     return vocoders

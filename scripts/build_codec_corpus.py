@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections import Counter
 
-from foleyzoo.codecs.corpus import DOMAINS, SPLITS, build_corpus
+from foleyzoo.data.corpus import DOMAINS, SPLITS, build_corpus
 from foleyzoo.errors import FoleyzooError
 
 

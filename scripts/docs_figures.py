@@ -27,13 +27,13 @@ import numpy as np
 import torch
 
 from foleyzoo.codecs.mel import MelConfig, MelFrontend
-from foleyzoo.data.synthfoley.dataset import make_item
-from foleyzoo.data.synthfoley.generator import SAMPLE_RATE
-from foleyzoo.data.synthfoley.scorer import GroundTruth, detect_onsets, match_onsets
-from foleyzoo.metrics.audio import resample
+from foleyzoo.data.audio import resample
 from foleyzoo.pipeline import FoleyPipeline
 from foleyzoo.pipeline.pipeline import VideoFrames
 from foleyzoo.quickstart import STAGES
+from foleyzoo.synthfoley.dataset import make_item
+from foleyzoo.synthfoley.generator import SAMPLE_RATE
+from foleyzoo.synthfoley.scorer import GroundTruth, detect_onsets, match_onsets
 
 SYNTH_FPS = 24.0
 MEL = MelConfig(sample_rate=SAMPLE_RATE, n_fft=512, hop_length=128, n_mels=64)

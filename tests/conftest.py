@@ -74,5 +74,5 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     card = ModelCard(
         name="small", architecture="MM-DiT", trained_on="SynthFoley", licence="MIT", scores={"f1": 0.5}
     )
-    renderer = {"class_path": "foleyzoo.stereo.DualMono", "init_args": {}}
+    renderer = {"class_path": "foleyzoo.renderers.DualMono", "init_args": {}}
     return export_bundle(checkpoint, folder / "bundle", card, renderer=renderer)

@@ -12,7 +12,7 @@ from lightning.pytorch import LightningModule
 from foleyzoo.plugins.allowlist import instantiate_from_config
 
 TINY_SYNC = {
-    "class_path": "foleyzoo.pretraining.sync.SyncPretraining",
+    "class_path": "foleyzoo.training.sync.SyncPretraining",
     "init_args": {
         "sync_encoder": {
             "class_path": "foleyzoo.encoders.sync.tiny3d.TinySync3DCNN",
@@ -22,7 +22,7 @@ TINY_SYNC = {
     },
 }
 TINY_CONTRASTIVE = {
-    "class_path": "foleyzoo.pretraining.contrastive.AVContrastive",
+    "class_path": "foleyzoo.training.contrastive.AVContrastive",
     "init_args": {
         "visual_encoder": {
             "class_path": "foleyzoo.encoders.visual.tiny_cnn.TinyVisualCNN",

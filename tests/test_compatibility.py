@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
-from foleyzoo.checkpoints import load_module
+from foleyzoo.io.checkpoints import load_module
 from foleyzoo.pipeline import FoleyPipeline, ModelCard, export_bundle
 from foleyzoo.pipeline.pipeline import VideoFrames
 
@@ -42,3 +43,46 @@ def test_old_checkpoints_load(name: str, class_name: str) -> None:
 def test_an_old_flow_checkpoint_exports_a_bundle(tmp_path: Path) -> None:
     bundle = export_bundle(OLD / "kling-tiny.ckpt", tmp_path / "again", ModelCard(name="again"))
     assert FoleyPipeline.from_bundle(bundle, device="cpu").card.name == "again"
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("foleyzoo.flow.module.FoleyFlowMatching", "foleyzoo.training.flow_matching.FoleyFlowMatching"),
+        ("foleyzoo.stereo.PanVisualEncoder", "foleyzoo.encoders.visual.pan_grid.PanVisualEncoder"),
+        ("foleyzoo.stereo.dual_mono.DualMono", "foleyzoo.renderers.dual_mono.DualMono"),
+        ("foleyzoo.codecs.vocoders.GriffinLimVocoder", "foleyzoo.vocoders.griffin_lim.GriffinLimVocoder"),
+        ("foleyzoo.components.CodecFromCheckpoint", "foleyzoo.codecs.from_checkpoint.CodecFromCheckpoint"),
+        ("foleyzoo.data.synthfoley.scorer.score_clip", "foleyzoo.synthfoley.scorer.score_clip"),
+    ],
+)
+def test_an_old_import_path_gives_the_same_object_and_says_where_it_moved(old: str, new: str) -> None:
+    def resolve(path: str) -> object:
+        module, name = path.rsplit(".", 1)
+        return getattr(importlib.import_module(module), name)
+
+    assert resolve(old) is resolve(new)
+
+
+def test_an_old_name_warns_with_its_new_place() -> None:
+    from foleyzoo.compat import MOVED_PACKAGES, _MovedPackage
+
+    fresh = _MovedPackage("foleyzoo.stereo", MOVED_PACKAGES["foleyzoo.stereo"])
+    with pytest.warns(DeprecationWarning, match=r"foleyzoo\.stereo\.DualMono moved to foleyzoo\.renderers"):
+        assert fresh.DualMono.__name__ == "DualMono"
+
+
+def test_a_recipe_naming_an_old_class_path_still_parses(tmp_path: Path) -> None:
+    from foleyzoo.training.cli import parse_config
+
+    recipe = tmp_path / "old.yaml"
+    recipe.write_text(
+        (Path(__file__).parents[1] / "recipes" / "toy" / "flow-2d.yaml")
+        .read_text()
+        .replace("class_path: ToyFlowMatching", "class_path: foleyzoo.flow.toy.ToyFlowMatching")
+    )
+    from foleyzoo.training.toy import ToyFlowMatching
+
+    class_path = parse_config(["fit", "--config", str(recipe)]).fit.model.class_path
+    module, name = class_path.rsplit(".", 1)
+    assert getattr(importlib.import_module(module), name) is ToyFlowMatching

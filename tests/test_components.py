@@ -10,13 +10,11 @@ import torch
 from tests.stage_checkpoints import TINY_CODEC, TINY_CONTRASTIVE, TINY_SYNC, write_checkpoint
 
 from foleyzoo.api import AudioCodec, Video, Waveform
-from foleyzoo.components import (
-    CodecFromCheckpoint,
-    SyncEncoderFromCheckpoint,
-    VisualEncoderFromCheckpoint,
-    component_from,
-)
+from foleyzoo.codecs.from_checkpoint import CodecFromCheckpoint
+from foleyzoo.encoders.sync.from_checkpoint import SyncEncoderFromCheckpoint
+from foleyzoo.encoders.visual.from_checkpoint import VisualEncoderFromCheckpoint
 from foleyzoo.errors import ConfigError
+from foleyzoo.io.from_checkpoint import component_from
 
 
 def test_sync_encoder_of_a_sync_pretraining_checkpoint_gives_its_features(tmp_path: Path) -> None:

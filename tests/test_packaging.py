@@ -30,7 +30,7 @@ def test_wheel_ships_recipes_and_entry_points(tmp_path):
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)],
                    check=True, capture_output=True, timeout=300)  # fmt: skip
-    code = "from foleyzoo.cli.recipes import builtin_recipe_dir as d; print(d())"
+    code = "from foleyzoo.plugins.recipes import builtin_recipe_dir as d; print(d())"
     env = {**os.environ, "PYTHONPATH": str(target)}
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True

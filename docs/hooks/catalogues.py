@@ -1,7 +1,7 @@
 """mkdocs hook: adds the pages generated from the code (plugins, recipes, command options) to the site.
 
 The pages do not exist in ``docs/``: they are written at build time from the plugin registry, the recipe
-folders and the commands' parsers (``foleyzoo.catalogue``), so they cannot drift from the code.
+folders and the commands' parsers (``foleyzoo.cli.catalogue``), so they cannot drift from the code.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Callable
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.structure.files import File, Files
 
-from foleyzoo.catalogue import commands_markdown, plugins_markdown, recipes_markdown
+from foleyzoo.cli.catalogue import commands_markdown, plugins_markdown, recipes_markdown
 
 GENERATED: dict[str, Callable[[], str]] = {
     "reference/plugin-catalogue.md": plugins_markdown,

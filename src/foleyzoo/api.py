@@ -327,6 +327,16 @@ class Denoiser(nn.Module, _Interface, abc.ABC):
     def forward(self, x: Tensor, t: Tensor, conditions: Conditions, mask: Tensor | None = None) -> Tensor:
         """x (B, T, C) at flow time t (B,) in [0, 1], given conditions → velocity (B, T, C)."""
 
+    def prepare(self, conditions: Conditions, x: Tensor, mask: Tensor | None = None) -> Conditions:
+        """The work of a forward pass that depends on the conditions alone, done once a sampling.
+
+        A sampler's velocity function calls this before its first step, with the latents ``x`` (B, T, C)
+        it starts from (their shape, device and dtype) and their ``mask``, and passes what it returns as
+        ``conditions`` to every forward of that sampling. The default returns ``conditions`` unchanged,
+        so a denoiser without such work needs nothing more; ``forward`` must accept both.
+        """
+        return conditions
+
 
 class Sampler(_Interface, abc.ABC):
     """An ODE solver that integrates a velocity field from noise (t = 0) to data (t = 1).

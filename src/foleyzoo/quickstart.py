@@ -115,7 +115,7 @@ HEARTBEAT_SECONDS = 60.0
 
 
 def _fit_arguments(stage: Stage, smoke: bool, resumed: bool) -> list[str]:
-    from foleyzoo.cli.recipes import builtin_recipe_dir
+    from foleyzoo.plugins.recipes import builtin_recipe_dir
 
     arguments = ["fit", "--config", str(builtin_recipe_dir() / stage.recipe), *stage.overrides]
     if smoke:
@@ -126,9 +126,9 @@ def _fit_arguments(stage: Stage, smoke: bool, resumed: bool) -> list[str]:
 
 
 def _run_in_process(arguments: list[str], stage: Stage) -> int:
-    from foleyzoo.cli.main import run
+    from foleyzoo.training.cli import run
 
-    return run([*arguments, "--trainer.enable_progress_bar=true"]) or 0
+    return run([*arguments, "--trainer.enable_progress_bar=true"])
 
 
 def _log_file(stage: Stage) -> Path:

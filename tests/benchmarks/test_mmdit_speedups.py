@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import copy
-import gc
 import pickle
 
 import pytest
 import torch
 
 from foleyzoo.api import Conditions, FrameFeatures, TextFeatures
-from foleyzoo.flow.module import guided_velocity
 from foleyzoo.mmdit import MMDiT
 from foleyzoo.mmdit.attention import SDPAAttention
 from foleyzoo.mmdit.blocks import (
@@ -23,6 +20,7 @@ from foleyzoo.mmdit.blocks import (
 )
 from foleyzoo.mmdit.rope import TimeRotary, apply_rotary, token_times
 from foleyzoo.samplers import EulerSampler
+from foleyzoo.samplers.guidance import guided_velocity
 
 SMALL = dict(
     latent_dim=6,
@@ -129,21 +127,20 @@ def test_silu_given_once_equals_silu_computed_by_each_block() -> None:
     )
 
 
-def test_prepared_conditions_are_reused_within_a_sampling_and_change_nothing() -> None:
+def test_prepared_conditions_change_nothing_and_are_computed_once() -> None:
     model, given = small_model(), small_conditions()
     x = latents()
     counting = CountingPrepare(model)
     with torch.no_grad():
+        prepared = model.prepare(given, x)
         reused = [
-            model(x * step, torch.full((2,), step / 5, dtype=torch.float64), given) for step in range(5)
+            model(x * step, torch.full((2,), step / 5, dtype=torch.float64), prepared) for step in range(5)
         ]
-    assert counting.calls == 1
-    model.reuse_prepared = False
-    with torch.no_grad():
         fresh = [model(x * step, torch.full((2,), step / 5, dtype=torch.float64), given) for step in range(5)]
-    assert counting.calls == 6
-    with_grad = model(x * 4, torch.full((2,), 4 / 5, dtype=torch.float64), given)  # never reused: autograd
-    assert counting.calls == 7
+    assert counting.calls == 1  # plain Conditions are prepared inside each forward, never through prepare
+    with_grad = model(
+        x * 4, torch.full((2,), 4 / 5, dtype=torch.float64), given
+    )  # training: plain conditions
     for a, b in zip(reused, fresh, strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
     torch.testing.assert_close(with_grad.detach(), reused[-1], rtol=0, atol=0)
@@ -153,17 +150,16 @@ def test_guided_euler_sampling_prepares_once_and_matches_recomputing() -> None:
     model, given = small_model(), small_conditions()
     noise = latents(seed=3)
 
-    def sample() -> torch.Tensor:
-        velocity = guided_velocity(lambda x, t, c: model(x, t, c), given, scale=4.0)
+    def sample(prepare) -> torch.Tensor:
+        velocity = guided_velocity(lambda x, t, c: model(x, t, c), given, scale=4.0, prepare=prepare)
         with torch.no_grad():
             return EulerSampler(steps=6).sample(velocity, noise)
 
     counting = CountingPrepare(model)
-    reused = sample()
+    prepared_once = sample(model.prepare)
     assert counting.calls == 1
-    model.reuse_prepared = False
-    torch.testing.assert_close(reused, sample(), rtol=0, atol=0)
-    assert counting.calls == 7
+    torch.testing.assert_close(prepared_once, sample(None), rtol=0, atol=0)
+    assert counting.calls == 1
 
 
 def test_no_host_synchronisation_after_the_first_step(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -180,24 +176,21 @@ def test_no_host_synchronisation_after_the_first_step(monkeypatch: pytest.Monkey
 
     monkeypatch.setattr(torch.Tensor, "__bool__", counting_bool)
     with torch.no_grad():
-        model(latents(), torch.full((2,), 0.1, dtype=torch.float64), given, mask)
+        prepared = model.prepare(given, latents(), mask)
+        model(latents(), torch.full((2,), 0.1, dtype=torch.float64), prepared, mask)
         first = len(checks)
         for step in range(2, 6):
-            model(latents(seed=step), torch.full((2,), step / 6, dtype=torch.float64), given, mask)
+            model(latents(seed=step), torch.full((2,), step / 6, dtype=torch.float64), prepared, mask)
     assert first > 0 and len(checks) == first
 
 
-@pytest.mark.parametrize("change", ["weights", "conditions", "mask", "batch", "dtype"])
-def test_prepared_conditions_are_recomputed_when_what_they_depend_on_changes(change: str) -> None:
+@pytest.mark.parametrize("change", ["mask", "batch", "length"])
+def test_prepared_conditions_of_another_shape_or_mask_are_not_used(change: str) -> None:
     model, given = small_model(), small_conditions()
     x, t, mask = latents(), torch.full((2,), 0.5, dtype=torch.float64), None
     with torch.no_grad():
-        model(x, t, given)
-        if change == "weights":
-            model.visual_in.weight.add_(0.5)  # an optimizer step or load_state_dict does the same, in place
-        elif change == "conditions":
-            given.visual.values.mul_(2.0)
-        elif change == "mask":
+        prepared = model.prepare(given, x)
+        if change == "mask":
             mask = torch.ones(2, 25, dtype=torch.bool)
             mask[0, 15:] = False
         elif change == "batch":
@@ -206,28 +199,25 @@ def test_prepared_conditions_are_recomputed_when_what_they_depend_on_changes(cha
                 visual=FrameFeatures(given.visual.values[:1], 4.0),
                 sync=FrameFeatures(given.sync.values[:1], 8.0, given.sync.mask[:1]),
             )
+            prepared = model.prepare(given, x)
             x, t = x[:1], t[:1]
         else:
-            model.float()
-            x, t, given = x.float(), t.float(), given.to(torch.float32)
-        after = model(x, t, given, mask)
-        model.reuse_prepared = False
+            x = x[:, :20]
+        after = model(x, t, prepared, mask)
         expected = model(x, t, given, mask)
     torch.testing.assert_close(after, expected, rtol=0, atol=0)
 
 
-def test_the_memo_goes_with_its_conditions_and_never_travels() -> None:
+def test_the_network_keeps_no_state_between_calls() -> None:
     model, given = small_model(), small_conditions()
+    before = dict(vars(model))
     with torch.no_grad():
         model(latents(), torch.full((2,), 0.5, dtype=torch.float64), given)
-    assert model._memo is not None
-    clone = copy.deepcopy(model)
+        model.prepare(given, latents())
+    assert vars(model).keys() == before.keys()
+    assert all(vars(model)[key] is value for key, value in before.items() if not key.startswith("_"))
     restored = pickle.loads(pickle.dumps(model))
-    assert restored._memo is None
-    torch.testing.assert_close(restored.state_dict()["visual_in.weight"], clone.visual_in.weight)
-    del given
-    gc.collect()
-    assert model._memo is None
+    torch.testing.assert_close(restored.state_dict()["visual_in.weight"], model.visual_in.weight)
 
 
 def test_the_parameter_layout_is_unchanged() -> None:
@@ -276,15 +266,12 @@ def test_samplers_never_read_a_tensor_back_to_the_host(
     assert torch.isfinite(out).all()
 
 
-def test_prepared_conditions_are_not_shared_between_autocast_and_full_precision() -> None:
+def test_conditions_prepared_under_autocast_equal_the_forward_under_autocast() -> None:
     model, given = small_model().float(), small_conditions().to(torch.float32)
     x, t = latents().float(), torch.full((2,), 0.5)
-    with torch.no_grad():
-        model(x, t, given)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            mixed = model(x, t, given)
-            model.reuse_prepared = False
-            expected = model(x, t, given)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = model(x, t, model.prepare(given, x))
+        expected = model(x, t, given)
     torch.testing.assert_close(mixed, expected, rtol=0, atol=0)
 
 

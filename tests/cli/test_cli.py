@@ -12,9 +12,9 @@ import pytest
 import yaml
 from tests.conftest import REPO_ROOT, write_dist_info
 
-from foleyzoo.cli.lightning import parse_config
 from foleyzoo.cli.main import main
-from foleyzoo.cli.recipes import discover_recipes
+from foleyzoo.plugins.recipes import discover_recipes
+from foleyzoo.training.cli import parse_config
 
 TOY = str(REPO_ROOT / "recipes" / "toy" / "flow-2d.yaml")
 

@@ -11,10 +11,10 @@ import torch
 import yaml
 from tests.conftest import REPO_ROOT
 
-from foleyzoo.checkpoints import load_module
-from foleyzoo.cli.lightning import FoleyCLI
 from foleyzoo.cli.main import main
 from foleyzoo.errors import ConfigError, ForbiddenClassError
+from foleyzoo.io.checkpoints import load_module
+from foleyzoo.training.cli import FoleyCLI
 
 TOY = str(REPO_ROOT / "recipes" / "toy" / "flow-2d.yaml")
 QUIET = ["--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false"]
@@ -45,7 +45,7 @@ def trained_run(tmp_path_factory) -> Path:
 
 def test_fit_writes_config_and_checkpoint(trained_run):
     config = yaml.safe_load((trained_run / "config.yaml").read_text())
-    assert config["model"]["class_path"] == "foleyzoo.flow.toy.ToyFlowMatching"
+    assert config["model"]["class_path"] == "foleyzoo.training.toy.ToyFlowMatching"
     assert (trained_run / "checkpoints" / "last.ckpt").is_file()
 
 
@@ -107,7 +107,7 @@ def test_a_weights_only_checkpoint_cannot_resume_and_says_so(trained_run, tmp_pa
 
 def test_checkpoint_of_another_model_names_the_mismatch(trained_run, tmp_path):
     other = tampered(trained_run / "checkpoints" / "last.ckpt", tmp_path / "other.ckpt", hidden=64)
-    with pytest.raises(ConfigError, match=r"do not fit foleyzoo.flow.toy.ToyFlowMatching.*net.0.weight"):
+    with pytest.raises(ConfigError, match=r"do not fit foleyzoo.training.toy.ToyFlowMatching.*net.0.weight"):
         load_module(other)
     (tmp_path / "junk.ckpt").write_bytes(b"not a checkpoint")
     with pytest.raises(ConfigError, match=r"junk.ckpt: not a readable checkpoint"):

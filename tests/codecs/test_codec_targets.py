@@ -14,9 +14,9 @@ import pytest
 import torch
 from tests.stages import TinyStages
 
-from foleyzoo.checkpoints import load_module
 from foleyzoo.cli.codec import pick_vocoder
-from foleyzoo.codecs.melvae_eval import mel_l1_ratio, synthfoley_audio, synthfoley_scores
+from foleyzoo.io.checkpoints import load_module
+from foleyzoo.training.codec_eval import mel_l1_ratio, synthfoley_audio, synthfoley_scores
 
 HELD_OUT_SEED, CLIPS = 2024, 32  # training uses seeds 0 (train) and 1 (validation)
 

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from tests.conftest import REPO_ROOT
 
-from foleyzoo.codecs import corpus
-from foleyzoo.codecs.corpus import DOMAINS, SPLITS, MissingPackageError, build_corpus, midi_bytes
-from foleyzoo.data.media import read_audio
+from foleyzoo.data import corpus
+from foleyzoo.data.corpus import DOMAINS, SPLITS, MissingPackageError, build_corpus, midi_bytes
+from foleyzoo.io.media import read_audio
 
 
 def test_midi_bytes_is_a_standard_midi_file():

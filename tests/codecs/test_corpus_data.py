@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 import torch
 
-from foleyzoo.codecs.corpus import read_corpus_manifest
 from foleyzoo.codecs.mel import MelConfig, MelFrontend
-from foleyzoo.codecs.melvae_data import CorpusAudio, SynthFoleyAudioDataModule
-from foleyzoo.codecs.melvae_eval import corpus_scores, pesq_wb, vocoder_render
-from foleyzoo.codecs.vocoders import GriffinLimVocoder
-from foleyzoo.data.media import write_wav
+from foleyzoo.data.corpus import read_corpus_manifest
 from foleyzoo.errors import ConfigError
+from foleyzoo.io.media import write_wav
+from foleyzoo.synthfoley.audio_datamodule import CorpusAudio, SynthFoleyAudioDataModule
+from foleyzoo.training.codec_eval import corpus_scores, pesq_wb, vocoder_render
+from foleyzoo.vocoders import GriffinLimVocoder
 
 RATE = 16000
 

@@ -11,11 +11,11 @@ import torch
 import yaml
 
 from foleyzoo.api import AudioCodec, Latents, Waveform
-from foleyzoo.checkpoints import load_module, read_checkpoint
 from foleyzoo.cli.codec import main as codec_main
-from foleyzoo.cli.lightning import parse_config
 from foleyzoo.codecs.melvae import MelVAE, kl_divergence, mean_frame_l1
-from foleyzoo.codecs.melvae_data import SynthFoleyAudio
+from foleyzoo.io.checkpoints import load_module, read_checkpoint
+from foleyzoo.synthfoley.audio_datamodule import SynthFoleyAudio
+from foleyzoo.training.cli import parse_config
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ROOT / "recipes" / "codec" / "melvae-tiny-16k.yaml"
@@ -174,7 +174,7 @@ def test_load_module_rebuilds_the_codec(tiny_run: Path) -> None:
 def test_codec_cli_end_to_end(tiny_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from safetensors import safe_open
 
-    from foleyzoo.data.media import read_audio, write_wav
+    from foleyzoo.io.media import read_audio, write_wav
 
     ckpt = str(tiny_run / "ckpt" / "last.ckpt")
     source = tmp_path / "tone.wav"
@@ -205,7 +205,7 @@ def test_decode_rejects_latents_of_another_width(tmp_path: Path) -> None:
 
 def _clicks(path: Path, seconds: float, rate: int = 16000) -> Path:
     """A tone with a click every 0.3 s: sound whose every part the codec must keep in place."""
-    from foleyzoo.data.media import write_wav
+    from foleyzoo.io.media import write_wav
 
     t = torch.arange(round(seconds * rate)) / rate
     audio = 0.2 * torch.sin(2 * math.pi * 330 * t)

@@ -8,8 +8,8 @@ import torch
 from lightning.pytorch import Trainer, seed_everything
 
 from foleyzoo.codecs.melvae import MelVAE
-from foleyzoo.codecs.melvae_data import SynthFoleyAudioDataModule
-from foleyzoo.codecs.melvae_eval import mel_l1_ratio, synthfoley_audio
+from foleyzoo.synthfoley.audio_datamodule import SynthFoleyAudioDataModule
+from foleyzoo.training.codec_eval import mel_l1_ratio, synthfoley_audio
 
 
 def test_short_training_lowers_heldout_l1() -> None:

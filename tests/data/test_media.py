@@ -15,8 +15,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from foleyzoo.data import media
 from foleyzoo.errors import MediaError
+from foleyzoo.io import media
 
 FPS = 30
 SECONDS = 2.0

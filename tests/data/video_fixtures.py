@@ -16,7 +16,7 @@ def make_video(path: Path, seconds: float, fps: float = 30.0, size: int = 32, fr
     frames = np.broadcast_to(levels[:, None, None, None], (count, size, size, 3)).copy()
     t = np.arange(round(seconds * sample_rate)) / sample_rate
     audio = (0.3 * np.sin(2 * np.pi * freq * t))[None].astype(np.float32)
-    from foleyzoo.data.media import write_video
+    from foleyzoo.io.media import write_video
 
     write_video(path, frames, fps, audio, sample_rate)
     return path

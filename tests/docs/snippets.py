@@ -214,7 +214,7 @@ _PARSED_FIT: set[tuple[str, ...]] = set()
 
 def _fit_key(arguments: list[str]) -> tuple[str, ...]:
     """A command line with each ``--config`` file's content, so a changed file is parsed again."""
-    from foleyzoo.cli.lightning import config_files
+    from foleyzoo.training.cli import config_files
 
     contents = [Path(file).read_text() if Path(file).is_file() else "" for file in config_files(arguments)]
     return (*arguments, *contents)
@@ -222,7 +222,7 @@ def _fit_key(arguments: list[str]) -> tuple[str, ...]:
 
 def parse_fit(arguments: list[str]) -> None:
     """Parse ``foleyzoo fit|validate|test|predict …`` as the CLI would, every ``--config`` resolved."""
-    from foleyzoo.cli.lightning import parse_config
+    from foleyzoo.training.cli import parse_config
 
     key = _fit_key(arguments)
     if key in _PARSED_FIT:

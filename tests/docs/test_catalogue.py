@@ -10,7 +10,7 @@ from jsonargparse import lazy_instance
 from tests.conftest import REPO_ROOT
 
 from foleyzoo.api import Sampler
-from foleyzoo.catalogue import (
+from foleyzoo.cli.catalogue import (
     Option,
     class_options,
     command_help,
@@ -18,7 +18,7 @@ from foleyzoo.catalogue import (
     recipes_markdown,
     summary_line,
 )
-from foleyzoo.cli.recipes import discover_recipes
+from foleyzoo.plugins.recipes import discover_recipes
 from foleyzoo.plugins.registry import RECIPES_GROUP, load_plugins
 from foleyzoo.samplers import EulerSampler
 

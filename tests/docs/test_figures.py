@@ -35,7 +35,7 @@ def test_figures_of_a_small_bundle_are_real_images(tmp_path: Path, monkeypatch: 
         [*SMALL_FLOW, "--trainer.max_steps=3", "--trainer.log_every_n_steps=1"],
     )
     checkpoint = fit_small_flow(tmp_path)
-    renderer = {"class_path": "foleyzoo.stereo.DualMono", "init_args": {}}
+    renderer = {"class_path": "foleyzoo.renderers.DualMono", "init_args": {}}
     bundle = export_bundle(checkpoint, tmp_path / "bundle", ModelCard(name="small"), renderer=renderer)
     out = tmp_path / "images"
     argv = [str(SCRIPT), "--bundle", str(bundle), "--runs", str(tmp_path / "runs"), "--out", str(out)]

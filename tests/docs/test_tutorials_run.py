@@ -165,7 +165,7 @@ def test_quickstart_swap_evaluate_and_long_video_tutorials_run_with_a_small_bund
     )
     with working_folder(make_sandbox(tmp_path)):
         checkpoint = fit_small_flow(tmp_path)
-        renderer = {"class_path": "foleyzoo.stereo.DualMono", "init_args": {}}
+        renderer = {"class_path": "foleyzoo.renderers.DualMono", "init_args": {}}
         export_bundle(
             checkpoint, Path("runs/quickstart/pipeline"), ModelCard(name="small"), renderer=renderer
         )

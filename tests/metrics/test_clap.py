@@ -10,11 +10,11 @@ from tests.encoders.builders import clip_tokenizer, save, tiny_t5
 from transformers import ClapConfig, ClapFeatureExtractor, ClapModel
 
 from foleyzoo.api import Waveform
+from foleyzoo.data.audio import resample
 from foleyzoo.embedders import CLAPAudio, CLAPText
 from foleyzoo.embedders.clap import load_clap
 from foleyzoo.errors import ConfigError
 from foleyzoo.metrics import TextAudioScore
-from foleyzoo.metrics.audio import resample
 
 TEXT = dict(
     hidden_size=32,

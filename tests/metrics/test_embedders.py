@@ -10,11 +10,11 @@ from safetensors.torch import save_file
 from tests.stage_checkpoints import TINY_CONTRASTIVE, TINY_SYNC, write_checkpoint
 
 from foleyzoo.api import Video, Waveform
+from foleyzoo.data.audio import prepare_audio, resample
 from foleyzoo.embedders import AVContrastiveAudio, AVContrastiveVideo, PANNsCNN14, SyncOffsetModel, VGGish
 from foleyzoo.embedders.panns import Cnn14, slaney_mel_filterbank
 from foleyzoo.embedders.vggish import VGGishNetwork, vggish_examples
 from foleyzoo.errors import ConfigError
-from foleyzoo.metrics.audio import prepare_audio, resample
 
 SMALL_CNN14 = (4, 4, 8, 8, 8, 16)
 SMALL_VGGISH = (4, 4, 8, 8, 16, 8)

@@ -10,8 +10,10 @@ import pytest
 from tests.stage_checkpoints import TINY_CONTRASTIVE, TINY_SYNC, write_checkpoint
 
 from foleyzoo.cli import eval_cmd
-from foleyzoo.data.media import write_wav
-from foleyzoo.data.synthfoley.generator import generate_clip, write_clip
+from foleyzoo.errors import ConfigError
+from foleyzoo.io.media import write_wav
+from foleyzoo.metrics import inputs as eval_inputs
+from foleyzoo.synthfoley.generator import generate_clip, write_clip
 
 
 @pytest.fixture(scope="module")
@@ -130,12 +132,12 @@ def test_favd_sees_audio_given_to_the_wrong_videos_where_fd_cannot(clips, capsys
 def test_vggsound_rows_become_ids(tmp_path):
     vggsound = tmp_path / "vggsound.csv"
     vggsound.write_text("---g-f_I2yQ,1,people marching,test\n--0PQM4-hqg,30,waterfall burbling,train\n")
-    rows = eval_cmd.read_manifest(vggsound)
+    rows = eval_inputs.read_manifest(vggsound)
     assert [(row.id, row.caption) for row in rows] == [("---g-f_I2yQ_000001", "people marching")]
     bad = tmp_path / "bad.csv"
     bad.write_text("a;b;c\n")
-    with pytest.raises(eval_cmd.ConfigError, match="not a manifest"):
-        eval_cmd.read_manifest(bad)
+    with pytest.raises(ConfigError, match="not a manifest"):
+        eval_inputs.read_manifest(bad)
 
 
 def test_bad_inputs_exit_non_zero_with_one_line_naming_the_problem(clips, capsys, tmp_path):
@@ -217,3 +219,43 @@ def test_the_record_says_where_a_judge_puts_what_it_cannot_place(clips, capsys):
     record = json.loads(out.read_text())
     assert "counts as 1 s, the edge of its grid" in record["settings"]["desync"]
     assert 0.0 <= record["results"]["DeSync-SyncPretraining"] <= 1.0
+
+
+THIRD_PARTY_EMBEDDER = '''
+import torch
+from foleyzoo.api import Embedder, Embedding
+
+class BandEnergy(Embedder):
+    """Log energy in 8 bands of the spectrum: a stand-in for a third party's evaluation network."""
+
+    def __init__(self, weights: str) -> None:
+        super().__init__()
+        self.weights, self.sample_rate = weights, 16000
+
+    def embed(self, inputs):
+        spectrum = torch.fft.rfft(inputs.samples[:, 0]).abs() ** 2
+        bands = torch.stack([band.sum(-1) for band in spectrum.chunk(8, dim=-1)], dim=-1)
+        return Embedding(values=torch.log1p(bands))
+'''
+
+
+def test_a_registered_third_party_embedder_gets_its_own_frechet_distance(
+    clips, capsys, plugin_modules, monkeypatch
+):
+    from foleyzoo.plugins.registry import load_plugins
+
+    plugin_modules(fz_bands=THIRD_PARTY_EMBEDDER)
+    monkeypatch.setenv("FOLEYZOO_PLUGINS", "fz_bands")
+    load_plugins(force=True)
+    try:
+        code, printed, err = run(
+            capsys, "--generated", clips["generated"], "--reference", clips["reference"],
+            "--embedders", f"BandEnergy={clips['root']}", "--metrics", "fd", "--duration", "4",
+        )  # fmt: skip
+    finally:
+        monkeypatch.delenv("FOLEYZOO_PLUGINS")
+        load_plugins(force=True)
+    assert code == 0, err
+    assert "| FD-BandEnergy |" in printed
+    value = float(printed.split("| FD-BandEnergy |")[1].split("|")[0])
+    assert abs(value) < 1e-3  # the generated files are the reference files

@@ -11,9 +11,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from foleyzoo.api import Video, Waveform
+from foleyzoo.data.audio import fit_length
 from foleyzoo.data.clips import ClipFormat, collate_clips
-from foleyzoo.data.synthfoley.generator import generate_clip
-from foleyzoo.data.synthfoley.scorer import GroundTruth, score_clip, summarize
 from foleyzoo.metrics import (
     AVAlignment,
     DeSync,
@@ -21,7 +20,8 @@ from foleyzoo.metrics import (
     FrechetDistance,
     SynthFoleyScores,
 )
-from foleyzoo.metrics.audio import fit_length
+from foleyzoo.synthfoley.generator import generate_clip
+from foleyzoo.synthfoley.scorer import GroundTruth, score_clip, summarize
 
 RATE = 16000
 HELD_OUT_SEED = 2024  # never a training seed (the recipes train on seeds 0 and 1)
@@ -74,12 +74,12 @@ def test_synthfoley_scores_wrap_the_scorer_and_rank_the_outputs():
 def generated_by(checkpoint: Path, count: int, length: int) -> torch.Tensor:
     """Mono audio (count, 1, length) a video-to-audio checkpoint generates for the first ``count`` held-out clips.
 
-    As foleyzoo.flow.synthfoley_eval generates for SynthFoley: frames sampled as the recipe trains, batches
+    As foleyzoo.training.flow_eval generates for SynthFoley: frames sampled as the recipe trains, batches
     of 8 with sampling seeds 0, 1, …, 25 Euler steps and the checkpoint's own CFG scale (the recipe's).
     """
-    from foleyzoo.checkpoints import load_module
-    from foleyzoo.data.synthfoley_datamodule import SynthFoleyClips
+    from foleyzoo.io.checkpoints import load_module
     from foleyzoo.samplers import EulerSampler
+    from foleyzoo.synthfoley.datamodule import SynthFoleyClips
 
     model = load_module(checkpoint).eval()
     clips = SynthFoleyClips(count, HELD_OUT_SEED, FORMAT)

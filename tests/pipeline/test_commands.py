@@ -9,7 +9,7 @@ import pytest
 from tests.data.video_fixtures import make_video
 
 from foleyzoo.cli.main import run
-from foleyzoo.data.media import probe, read_audio
+from foleyzoo.io.media import probe, read_audio
 
 
 @pytest.fixture
@@ -68,7 +68,7 @@ def test_export_with_a_card_and_models_lists_it(
         "--output",
         str(target),
         "--renderer",
-        "foleyzoo.stereo.DualMono",
+        "foleyzoo.renderers.DualMono",
     ]
     assert run([*command, "--trained-on", "SynthFoley", "--licence", "MIT", "--scores", str(scores)]) == 0
     card = json.loads((target / "card.json").read_text())

@@ -13,8 +13,8 @@ import soundfile as sf
 from tests.data.video_fixtures import make_video
 
 from foleyzoo.cli.main import run
-from foleyzoo.data import media
 from foleyzoo.errors import ConfigError, MediaError
+from foleyzoo.io import media
 from foleyzoo.pipeline import FoleyPipeline
 
 

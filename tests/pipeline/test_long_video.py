@@ -24,7 +24,7 @@ CLIPS, LONG, WINDOW = 16, 12.0, 4.0
 
 @pytest.mark.slow
 def test_onsets_in_the_last_window_of_a_long_video(tiny_stages: TinyStages, tmp_path: Path) -> None:
-    renderer = {"class_path": "foleyzoo.stereo.DualMono", "init_args": {}}
+    renderer = {"class_path": "foleyzoo.renderers.DualMono", "init_args": {}}
     bundle = export_bundle(
         tiny_stages.checkpoint("v2a"), tmp_path / "bundle", ModelCard(name="v2a"), renderer=renderer
     )

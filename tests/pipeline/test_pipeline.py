@@ -11,11 +11,11 @@ import pytest
 import torch
 
 from foleyzoo.data.clips import ClipFormat
-from foleyzoo.data.synthfoley_datamodule import SYNTH_FPS, SynthFoleyClips
 from foleyzoo.errors import ConfigError, FoleyzooError
 from foleyzoo.pipeline import Bundle, FoleyPipeline, ModelCard, VideoFrames, export_bundle
 from foleyzoo.pipeline.pipeline import _groups
 from foleyzoo.pipeline.windows import Window, crossfade, plan_windows, shared_grid
+from foleyzoo.synthfoley.datamodule import SYNTH_FPS, SynthFoleyClips
 
 FRAMES_ONLY = ClipFormat(visual_fps=None, sync_fps=None, sample_rate=None)
 
@@ -78,7 +78,7 @@ def test_a_bundle_holds_one_config_safetensors_and_a_card(bundle: Path) -> None:
 
 
 def test_an_exported_denoiser_is_the_ema_copy(bundle: Path, tmp_path: Path) -> None:
-    from foleyzoo.checkpoints import load_module
+    from foleyzoo.io.checkpoints import load_module
 
     pipeline = FoleyPipeline.from_bundle(bundle, device="cpu")
     checkpoint = next((bundle.parent / "runs/kling-tiny/checkpoints").glob("last.ckpt"))
@@ -184,7 +184,7 @@ def test_seeds_prompts_and_modes(bundle: Path) -> None:
 
 
 def test_a_missing_or_audio_only_input_is_named(bundle: Path, tmp_path: Path) -> None:
-    from foleyzoo.data.media import write_wav
+    from foleyzoo.io.media import write_wav
 
     pipeline = FoleyPipeline.from_bundle(bundle, device="cpu")
     with pytest.raises(FoleyzooError, match=r"nothing\.mp4: no such video file"):

@@ -40,7 +40,7 @@ def test_foleyzoo_and_plugin_classes_are_allowed(class_path):
 def test_unknown_instantiator_is_refused():
     with pytest.raises(ForbiddenClassError, match="_instantiator"):
         check_config_allowed(
-            {"_class_path": "foleyzoo.flow.toy.ToyFlowMatching", "_instantiator": "os.system"}
+            {"_class_path": "foleyzoo.training.toy.ToyFlowMatching", "_instantiator": "os.system"}
         )
 
 

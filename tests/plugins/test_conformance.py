@@ -177,3 +177,41 @@ def test_attention_backend_matches_the_reference_or_says_why_not(record):
         assert isinstance(problem, str) and len(problem) > 20
         with pytest.raises(FoleyzooError):
             backend.attend(q, k, v, key_padding_mask=mask)
+
+
+CHECKED_GROUPS = {
+    "foleyzoo.samplers",
+    "foleyzoo.text_encoders",
+    "foleyzoo.visual_encoders",
+    "foleyzoo.sync_encoders",
+    "foleyzoo.attention",
+    "foleyzoo.codecs",
+    "foleyzoo.vocoders",
+    "foleyzoo.renderers",
+    "foleyzoo.denoisers",
+}
+CHECK_BUILDS: dict[str, Callable[[Any, Path], Any]] = {
+    **SMALL_BUILDS,
+    "MMDiT": lambda cls, tmp: cls(
+        latent_dim=4,
+        visual_dim=6,
+        text_dim=6,
+        sync_dim=6,
+        hidden=16,
+        heads=2,
+        joint_blocks=1,
+        single_blocks=1,
+    ),
+    "HiFiGANVocoder": lambda cls, tmp: cls(upsample_initial_channel=32),  # random weights, V1's layout
+}
+
+
+@pytest.mark.parametrize(
+    "record", [r for r in RECORDS if r.group in CHECKED_GROUPS and r.package == "foleyzoo"], ids=record_id
+)
+def test_foleyzoo_plugins_pass_the_check_third_parties_run(record, tmp_path):
+    """``foleyzoo.testing.check_plugin``, which plugin packages call in their own tests, passes every built-in."""
+    from foleyzoo.testing import check_plugin
+
+    factory = CHECK_BUILDS.get(record.name, lambda cls, tmp: cls())
+    check_plugin(record.obj, group=record.group, instance=factory(record.obj, tmp_path))

@@ -21,7 +21,7 @@ sys.path.insert(0, str(REPO))
 
 from tests.stage_checkpoints import SMALL_FLOW  # noqa: E402
 
-from foleyzoo.cli.lightning import FoleyCLI  # noqa: E402
+from foleyzoo.training.cli import FoleyCLI  # noqa: E402
 
 
 class StepRecorder(Callback):

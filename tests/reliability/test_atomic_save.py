@@ -18,14 +18,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from foleyzoo.atomic_io import (
-    AtomicCheckpointIO,
-    atomic_write_bytes,
-    remove_stale_temporaries,
-    temporary_name,
-)
-from foleyzoo.checkpoints import read_checkpoint
 from foleyzoo.errors import ConfigError
+from foleyzoo.io.atomic import atomic_write_bytes, remove_stale_temporaries, temporary_name
+from foleyzoo.io.checkpoints import read_checkpoint
+from foleyzoo.training.checkpoint_io import AtomicCheckpointIO
 
 CHILD = r"""
 import io, sys, time
@@ -34,7 +30,7 @@ import torch
 from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from torch.utils.data import DataLoader, TensorDataset
-from foleyzoo.atomic_io import AtomicCheckpointIO
+from foleyzoo.training.checkpoint_io import AtomicCheckpointIO
 
 folder, mode = Path(sys.argv[1]), sys.argv[2]
 
@@ -131,8 +127,8 @@ def test_a_live_writers_temporary_file_is_left_alone(tmp_path: Path) -> None:
 
 
 def test_fit_uses_the_atomic_writer_and_the_guard(tmp_path: Path) -> None:
-    from foleyzoo.callbacks import NonFiniteGuard, SaveLastAtEnd
-    from foleyzoo.cli.lightning import with_safety_defaults
+    from foleyzoo.training.callbacks import NonFiniteGuard, SaveLastAtEnd
+    from foleyzoo.training.cli import with_safety_defaults
 
     config = with_safety_defaults({"plugins": None, "callbacks": []})
     assert [type(p) for p in config["plugins"]] == [AtomicCheckpointIO]

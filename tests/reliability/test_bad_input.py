@@ -26,14 +26,14 @@ from tests.data.video_fixtures import make_video
 from torch.utils.data import DataLoader
 
 from foleyzoo.cli.generate_cmd import collect_inputs, job_prompt, output_paths
-from foleyzoo.cli.lightning import parse_config
 from foleyzoo.cli.main import main, one_line
-from foleyzoo.data import media
 from foleyzoo.data.clips import ClipFormat, ClipRef, collate_clips, load_clip
 from foleyzoo.data.datamodules import VideoDataModule
 from foleyzoo.data.datasets import ClipDataset, read_manifest, scan_video_folder
 from foleyzoo.data.skipped import SkippedMediaReport
 from foleyzoo.errors import ConfigError, MediaError, PluginError
+from foleyzoo.io import media
+from foleyzoo.training.cli import parse_config
 
 SR = 16000
 FMT = ClipFormat(visual_fps=8.0, visual_size=(16, 16), sync_fps=None, sample_rate=SR)
@@ -376,7 +376,7 @@ def test_an_unknown_data_module_and_a_command_line_typo_are_caught_too(
 
     err = cli_error(capsys, "fit", "--config", str(_recipe(tmp_path, "data.yaml", edit)))
     assert "data.class_path: unknown class_path 'GaussianMixtureDataModul'" in err
-    assert "Did you mean GaussianMixtureDataModule (foleyzoo.flow.toy.GaussianMixtureDataModule" in err
+    assert "Did you mean GaussianMixtureDataModule (foleyzoo.training.toy.GaussianMixtureDataModule" in err
     err = cli_error(capsys, "fit", "--config", str(TOY), "--model.init_args.sampler=HeunSamplr")
     assert "the command line: --model.init_args.sampler: unknown class_path 'HeunSamplr'" in err
     assert "Did you mean HeunSampler" in err

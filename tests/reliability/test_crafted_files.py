@@ -28,7 +28,7 @@ from foleyzoo.errors import ConfigError, ForbiddenClassError
 from foleyzoo.pipeline import FoleyPipeline
 
 TOY_HPARAMS = {
-    "_class_path": "foleyzoo.flow.toy.ToyFlowMatching",
+    "_class_path": "foleyzoo.training.toy.ToyFlowMatching",
     "text_encoder": {
         "class_path": "foleyzoo.encoders.text.byte.ByteTextEncoder",
         "init_args": {"embed_dim": 8},
@@ -200,7 +200,7 @@ CHECKPOINT_CASES: dict[str, Callable[[Plant], dict[str, object]]] = {
 
 def _one_wav(folder: Path) -> Path:
     """A folder holding one short WAV (what `foleyzoo eval` needs before it loads any network)."""
-    from foleyzoo.data.media import write_wav
+    from foleyzoo.io.media import write_wav
 
     folder.mkdir(exist_ok=True)
     write_wav(folder / "clip.wav", torch.zeros(1, 1600), 16000)
@@ -249,7 +249,7 @@ COMMANDS: dict[str, Callable[[Path, Path], list[str]]] = {
 def test_a_crafted_checkpoint_is_refused_before_anything_is_imported(
     tmp_path: Path, inside, case: str
 ) -> None:
-    from foleyzoo.checkpoints import load_module
+    from foleyzoo.io.checkpoints import load_module
 
     plant = inside(tmp_path)
     ckpt = _checkpoint(tmp_path / "crafted.ckpt", **CHECKPOINT_CASES[case](plant))
@@ -326,7 +326,7 @@ def test_lightnings_own_checkpoint_reader_refuses_remote_files_and_pickles(
     tmp_path: Path, pickle_server
 ) -> None:
     """The second barrier: the checkpoint reader foleyzoo gives Lightning reads local files with weights_only."""
-    from foleyzoo.checkpoint_io import AtomicCheckpointIO
+    from foleyzoo.training.checkpoint_io import AtomicCheckpointIO
 
     url, seen, marker = pickle_server
     reader = AtomicCheckpointIO()
@@ -360,7 +360,7 @@ def test_instantiating_an_allowed_config_still_works_from_a_bundle_folder(tmp_pa
     built = instantiate_from_config("sampler.yaml", Sampler, base_dirs=[tmp_path])
     assert type(built).__name__ == "HeunSampler" and built.steps == 7
     module = instantiate_from_config(
-        {"class_path": "foleyzoo.flow.toy.ToyFlowMatching", "init_args": {"hidden": 8}}, LightningModule
+        {"class_path": "foleyzoo.training.toy.ToyFlowMatching", "init_args": {"hidden": 8}}, LightningModule
     )
     assert type(module).__name__ == "ToyFlowMatching"
 
@@ -370,7 +370,7 @@ def test_a_path_through_an_allowed_module_to_anything_else_is_refused() -> None:
 
     assert is_allowed_class_path("foleyzoo.samplers.ode.EulerSampler")
     assert not is_allowed_class_path("foleyzoo.cli.main.importlib.import_module")
-    assert not is_allowed_class_path("foleyzoo.data.media.os.system")
+    assert not is_allowed_class_path("foleyzoo.io.media.os.system")
     assert not is_allowed_class_path("torch.optim.optimizer.torch.load")
 
 

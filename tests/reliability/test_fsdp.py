@@ -14,10 +14,10 @@ from torch.distributed.device_mesh import init_device_mesh
 from torch.distributed.fsdp import FSDPModule
 from torch.distributed.tensor import DTensor
 
-from foleyzoo.cli.lightning import parse_config
-from foleyzoo.distributed import shard_blocks
 from foleyzoo.mmdit.blocks import JointBlock, SingleBlock
 from foleyzoo.plugins.allowlist import instantiate_from_config
+from foleyzoo.training.cli import parse_config
+from foleyzoo.training.distributed import shard_blocks
 
 KLING = str(REPO_ROOT / "recipes" / "kling.yaml")
 FSDP = str(REPO_ROOT / "recipes" / "strategies" / "fsdp.yaml")
@@ -65,7 +65,7 @@ def test_a_network_without_blocks_is_refused(process_group: None) -> None:
 
 
 def test_foley_flow_matching_shards_its_denoiser_and_ema_under_a_device_mesh(process_group: None) -> None:
-    from tests.flow.test_flow_module import tiny_model
+    from tests.training.test_flow_module import tiny_model
 
     model = tiny_model()
     model.configure_model()  # no mesh (any other strategy): nothing changes
@@ -80,7 +80,7 @@ def test_foley_flow_matching_shards_its_denoiser_and_ema_under_a_device_mesh(pro
 def test_the_non_finite_guard_reads_sharded_gradients(process_group: None) -> None:
     from lightning.pytorch import LightningModule
 
-    from foleyzoo.callbacks import first_non_finite_gradient
+    from foleyzoo.training.callbacks import first_non_finite_gradient
 
     module = LightningModule()
     module.net = torch.nn.Sequential(torch.nn.Linear(4, 4))

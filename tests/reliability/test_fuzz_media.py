@@ -18,8 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from foleyzoo.data import media
 from foleyzoo.errors import MediaError
+from foleyzoo.io import media
 
 EXAMPLES = int(os.environ.get("FOLEYZOO_FUZZ_EXAMPLES", "150"))
 """Examples per seed file; raise it (FOLEYZOO_FUZZ_EXAMPLES=5000) for a long local fuzzing session."""

@@ -11,8 +11,8 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from tests.conftest import REPO_ROOT
 from torch.utils.data import DataLoader, TensorDataset
 
-from foleyzoo.atomic_io import AtomicCheckpointIO
-from foleyzoo.callbacks import NonFiniteGuard, NonFiniteLossError
+from foleyzoo.training.callbacks import NonFiniteGuard, NonFiniteLossError
+from foleyzoo.training.checkpoint_io import AtomicCheckpointIO
 
 
 class Poisoned(LightningModule):
@@ -95,7 +95,7 @@ def test_a_non_finite_gradient_names_the_parameter() -> None:
     optimizer = torch.optim.SGD(module.parameters(), lr=0.1)
     layer.weight.grad = torch.tensor([[1.0, math.inf]])
     layer.bias.grad = torch.zeros(1)
-    from foleyzoo.callbacks import first_non_finite_gradient
+    from foleyzoo.training.callbacks import first_non_finite_gradient
 
     assert first_non_finite_gradient(module, optimizer) == "layer.weight"
     layer.weight.grad = torch.ones(1, 2)
@@ -103,7 +103,7 @@ def test_a_non_finite_gradient_names_the_parameter() -> None:
 
 
 def test_foleyzoo_fit_trains_with_the_guard_and_the_atomic_writer(tmp_path) -> None:
-    from foleyzoo.cli.lightning import FoleyCLI
+    from foleyzoo.training.cli import FoleyCLI
 
     cli = FoleyCLI(
         args=[
@@ -122,7 +122,7 @@ def test_foleyzoo_fit_trains_with_the_guard_and_the_atomic_writer(tmp_path) -> N
 def test_the_last_steps_reach_last_ckpt_when_training_ends_between_saves(tmp_path, with_callback) -> None:
     from lightning.pytorch.callbacks import ModelCheckpoint
 
-    from foleyzoo.callbacks import SaveLastAtEnd
+    from foleyzoo.training.callbacks import SaveLastAtEnd
 
     torch.manual_seed(0)
     saver = ModelCheckpoint(dirpath=tmp_path, save_last=True, every_n_epochs=2)  # 8 steps an epoch

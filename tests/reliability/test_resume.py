@@ -29,9 +29,9 @@ import yaml
 from lightning.pytorch import Trainer
 from tests.conftest import REPO_ROOT
 
-from foleyzoo.checkpoints import load_module
 from foleyzoo.errors import ConfigError
-from foleyzoo.flow.toy import GaussianMixtureDataModule
+from foleyzoo.io.checkpoints import load_module
+from foleyzoo.training.toy import GaussianMixtureDataModule
 
 STEPS, KILL_AFTER, TOLERANCE, EPOCH_STEPS = 160, 40, 0.2, 16
 
@@ -147,7 +147,7 @@ def held_out_loss_untrained() -> float:
 
 def test_a_checkpoint_of_another_model_names_the_mismatched_parts(tmp_path: Path) -> None:
     config = yaml.safe_load((REPO_ROOT / "recipes" / "toy" / "flow-2d.yaml").read_text())["model"]
-    hyper_parameters = {"_class_path": "foleyzoo.flow.toy.ToyFlowMatching", **config["init_args"]}
+    hyper_parameters = {"_class_path": "foleyzoo.training.toy.ToyFlowMatching", **config["init_args"]}
     foreign = tmp_path / "foreign.ckpt"
     torch.save(
         {"state_dict": {"encoder.weight": torch.zeros(2, 2)}, "hyper_parameters": hyper_parameters}, foreign

@@ -1,14 +1,12 @@
 """Conformance: the installed package's entry points follow foleyzoo's plugin rules.
 
 These read the *installed* metadata (``importlib.metadata``), so they also catch a pyproject.toml
-that was edited but not reinstalled. Rules checked, as foleyzoo applies them when it loads plugins:
-the entry-point name equals the class name; the class is a non-abstract subclass of its group's ABC;
-its ``api_version`` is compatible; the recipes entry point yields a folder with the recipe in it.
+that was edited but not reinstalled. ``foleyzoo.testing.check_plugin`` applies foleyzoo's own rules and
+behavioural checks to each class; the recipes entry point must yield a folder with the recipe in it.
 """
 
 from __future__ import annotations
 
-import inspect
 from importlib.metadata import distribution
 from pathlib import Path
 
@@ -16,7 +14,8 @@ import pytest
 import yaml
 from jsonargparse import ArgumentParser
 
-from foleyzoo.api import INTERFACE_GROUPS, Sampler, TextEncoder, api_version_compatible
+from foleyzoo.api import INTERFACE_GROUPS, Sampler, TextEncoder
+from foleyzoo.testing import check_plugin
 
 EXPECTED = {
     ("foleyzoo.samplers", "RK4Sampler"): "foleyzoo_example.samplers:RK4Sampler",
@@ -34,17 +33,13 @@ def test_the_expected_entry_points_are_declared():
 
 
 @pytest.mark.parametrize("ep", [ep for ep in _entry_points() if ep.group in INTERFACE_GROUPS], ids=str)
-def test_each_class_is_named_after_its_entry_point_and_implements_its_interface(ep):
+def test_each_class_passes_foleyzoos_plugin_check(ep):
+    """foleyzoo's own check: its loading rules (interface, not abstract, name, API version), the entry
+    point's target, and the behaviour its interface promises (RK4 integrates a known flow, the text
+    encoder's tokens, mask and pooled vector agree)."""
     cls = ep.load()
-    base = INTERFACE_GROUPS[ep.group]
-    assert inspect.isclass(cls)
-    assert cls.__name__ == ep.name, "the entry-point name must equal the class name"
-    assert issubclass(cls, base)
-    assert not inspect.isabstract(cls), getattr(cls, "__abstractmethods__", None)
+    check_plugin(cls, group=ep.group, name=ep.name)
     assert "api_version" in vars(cls), "state the API version the class was written for"
-    assert api_version_compatible(cls.api_version)
-    # the entry point's target is the class's own import path (what a saved config will record)
-    assert ep.value == f"{cls.__module__}:{cls.__qualname__}"
 
 
 def test_recipes_entry_point_gives_a_folder_whose_recipe_names_the_plugins():

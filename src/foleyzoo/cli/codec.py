@@ -8,7 +8,7 @@
 Long files are read, encoded, decoded and written a chunk at a time (``--chunk-seconds``, with a second
 of context either side), so memory stays bounded. A bad input is reported and the others go on (exit 1).
 
-Checkpoints are loaded only through :func:`foleyzoo.checkpoints.load_module`. The vocoder is the one the
+Checkpoints are loaded only through :func:`foleyzoo.io.checkpoints.load_module`. The vocoder is the one the
 checkpoint was trained with if it names one, else Griffin-Lim with the codec's mel settings.
 """
 
@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def load_codec(path: str) -> AudioCodec:
     """The codec stored in a checkpoint, in eval mode; a checkpoint of anything else is an error."""
-    from foleyzoo.checkpoints import load_module
+    from foleyzoo.io.checkpoints import load_module
 
     module = load_module(path)
     if not isinstance(module, AudioCodec):
@@ -84,7 +84,7 @@ def pick_vocoder(codec: AudioCodec, choice: str) -> Vocoder:
     stored = getattr(codec, "vocoder", None)
     if choice == "auto" and isinstance(stored, Vocoder):
         return stored.eval()
-    from foleyzoo.codecs.vocoders.griffin_lim import GriffinLimVocoder
+    from foleyzoo.vocoders.griffin_lim import GriffinLimVocoder
 
     config = getattr(codec, "mel_config", None)
     if config is None:
@@ -102,7 +102,7 @@ def pick_vocoder(codec: AudioCodec, choice: str) -> Vocoder:
 def read_mono(path: Path, sample_rate: int, start: int = 0, count: int | None = None) -> Waveform:
     """``count`` samples from sample ``start`` of a file's first audio stream (all of it when ``count`` is
     None) as a mono Waveform (1, 1, N) at ``sample_rate``: only that span is decoded."""
-    from foleyzoo.data.media import read_audio
+    from foleyzoo.io.media import read_audio
 
     if not path.is_file():
         raise MediaError(f"{path}: no such file")
@@ -137,7 +137,7 @@ def samples_per_frame(codec: AudioCodec) -> int:
 
 def input_length(path: Path, sample_rate: int) -> int:
     """The file's audio length in samples at ``sample_rate``, from its header (nothing is decoded)."""
-    from foleyzoo.data.media import probe
+    from foleyzoo.io.media import probe
 
     if not path.is_file():
         raise MediaError(f"{path}: no such file")
@@ -267,7 +267,7 @@ def _run_one(
     args: argparse.Namespace, codec: AudioCodec, vocoder: Vocoder | None, path: Path, out: Path
 ) -> Path:
     """Encode, decode or reconstruct one file into ``out``; returns the file written."""
-    from foleyzoo.atomic_io import atomic_output
+    from foleyzoo.io.atomic import atomic_output
 
     if args.command == "decode":
         latents, samples = load_latents(path, codec)
@@ -289,8 +289,8 @@ def write_wav_stream(target: Path, pieces: Iterable[torch.Tensor], sample_rate: 
     """Write mono pieces (1, n) one after another as a 32-bit float WAV, atomically, never all in memory."""
     import soundfile as sf
 
-    from foleyzoo.atomic_io import atomic_output
-    from foleyzoo.data.media import zero_peak_timestamp
+    from foleyzoo.io.atomic import atomic_output
+    from foleyzoo.io.media import zero_peak_timestamp
 
     try:
         with atomic_output(target) as temporary:

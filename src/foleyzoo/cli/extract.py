@@ -55,7 +55,9 @@ def check_rates(data: Any, encoders: FeatureEncoders) -> None:
 
 
 def main(argv: list[str]) -> int:
-    load_plugins()
+    from foleyzoo.training.cli import mentions
+
+    load_plugins().resolve_mentioned(mentions(argv))  # the plugins the command line and configs name
     parser = build_parser()
     config = parser.parse_args(argv)
     init = parser.instantiate_classes(config)

@@ -183,7 +183,7 @@ def finished_outputs(wav: Path, mp4: Path | None, seconds: float, sample_rate: i
     kill, or one of another length, counts as unfinished and is generated again."""
     import soundfile as sf
 
-    from foleyzoo.data.media import probe, read_audio, read_video_frames
+    from foleyzoo.io.media import probe, read_audio, read_video_frames
 
     try:
         info = sf.info(str(wav))
@@ -245,7 +245,7 @@ def run(args: argparse.Namespace) -> tuple[int, int, int]:
     from rich.progress import Progress
 
     from foleyzoo.cli.output import console
-    from foleyzoo.data.media import mux_audio, write_wav
+    from foleyzoo.io.media import mux_audio, write_wav
     from foleyzoo.pipeline import FoleyPipeline
 
     jobs = collect_inputs(args.input)
@@ -306,7 +306,7 @@ def make_output_folder(output: Path) -> Path:
 
 def _already_done(job: Job, wav: Path, mp4: Path | None, pipeline) -> bool:
     """Whether both outputs of ``job`` exist whole (see :func:`finished_outputs`)."""
-    from foleyzoo.data.media import probe
+    from foleyzoo.io.media import probe
 
     if not wav.is_file() or (mp4 is not None and not mp4.is_file()):
         return False

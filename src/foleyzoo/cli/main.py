@@ -23,7 +23,7 @@ FRONT_END_COMMANDS = {
         "list, show or copy the recipes shipped by foleyzoo and plugins",
     ),
     "codec": ("foleyzoo.cli.codec:main", "encode, decode or reconstruct audio files with a trained codec"),
-    "synth": ("foleyzoo.data.synthfoley.cli:main", "make, score and calibrate SynthFoley benchmark clips"),
+    "synth": ("foleyzoo.cli.synth:main", "make, score and calibrate SynthFoley benchmark clips"),
     "extract": (
         "foleyzoo.cli.extract:main",
         "compute frozen-encoder features once into a sharded feature cache",
@@ -91,10 +91,9 @@ def run(argv: Sequence[str]) -> int:
         except SystemExit as exc:  # argparse's usage errors and --help: their code, not an exception
             return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     if command in LIGHTNING_COMMANDS:
-        from foleyzoo.cli.lightning import FoleyCLI
+        from foleyzoo.training.cli import run as run_lightning
 
-        FoleyCLI(args=args)
-        return 0
+        return run_lightning(args)
     print(f"foleyzoo: unknown command {command!r}\n\n{overview()}", file=sys.stderr)
     return 2
 

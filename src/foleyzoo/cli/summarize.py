@@ -19,13 +19,13 @@ import yaml
 from rich.table import Table
 from torch import nn
 
-from foleyzoo.checkpoints import exception_summary
-from foleyzoo.cli.lightning import check_known_classes
 from foleyzoo.cli.output import CommandParser, console
 from foleyzoo.errors import ConfigError, FoleyzooError
+from foleyzoo.io.checkpoints import exception_summary
 from foleyzoo.plugins import get_registry
 from foleyzoo.plugins.allowlist import instantiate_from_config
 from foleyzoo.plugins.registry import load_plugins
+from foleyzoo.training.cli import check_known_classes
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def _builds_a_module(class_path: str) -> bool:
         except ImportError:
             return True  # let the build report it
     else:
-        found = next((r.obj for r in get_registry().records() if r.name == class_path and r.ok), None)
+        found = next((r.obj for r in get_registry().find(class_path) if r.ok), None)
         if found is None:
             return True
     return isinstance(found, type) and issubclass(found, nn.Module)

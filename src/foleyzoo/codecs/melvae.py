@@ -28,7 +28,7 @@ from foleyzoo.codecs.discriminator import (
     generator_hinge_loss,
 )
 from foleyzoo.codecs.mel import MelConfig, MelFrontend
-from foleyzoo.hparams import save_config_hyperparameters
+from foleyzoo.io.hparams import save_config_hyperparameters
 
 __all__ = ["MelDecoder", "MelEncoder", "MelVAE", "flux_l1", "kl_divergence", "mean_frame_l1"]
 

@@ -58,7 +58,7 @@ def load_clip(
     ``visual``/``sync`` are (T, 3, H, W) in [0, 1] and ``audio`` is (C, N); a modality whose rate is None
     in ``fmt`` is absent. ``start``/``duration`` override the reference's window (random crops).
     """
-    from foleyzoo.data.media import probe, read_audio, read_video_frames
+    from foleyzoo.io.media import probe, read_audio, read_video_frames
 
     start = ref.start if start is None else start
     duration = duration if duration is not None else ref.duration

@@ -70,7 +70,7 @@ class ClipDataset(Dataset):
             return ref.start, ref.duration
         available = ref.duration
         if available is None:
-            from foleyzoo.data.media import probe
+            from foleyzoo.io.media import probe
 
             available = probe(ref.path).duration - ref.start
         slack = max(0.0, available - self.crop_duration)
@@ -80,7 +80,7 @@ class ClipDataset(Dataset):
     def __getitem__(self, index: int) -> dict:
         if not self.skip_missing_audio:
             return self.load(self.refs[index])
-        from foleyzoo.data.media import MissingStreamError  # PyAV only where media is read
+        from foleyzoo.io.media import MissingStreamError  # PyAV only where media is read
 
         skipped: list[str] = []
         for step in range(len(self.refs)):  # each file is tried at most once

@@ -10,6 +10,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from foleyzoo.api import Embedder, Embedding, Video, Waveform
+from foleyzoo.data.audio import prepare_audio
 from foleyzoo.encoders.pretrained import (
     architecture_error,
     freeze_module,
@@ -19,7 +20,6 @@ from foleyzoo.encoders.pretrained import (
     resolve_model_dir,
 )
 from foleyzoo.errors import ConfigError
-from foleyzoo.metrics.audio import prepare_audio
 
 __all__ = ["CLAPAudio", "CLAPText", "ClapParts", "load_clap"]
 

@@ -14,10 +14,10 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from foleyzoo.api import Embedder, Embedding, Video, Waveform
+from foleyzoo.data.audio import prepare_audio, resample
 from foleyzoo.embedders.weights import load_foleyzoo_module
-from foleyzoo.metrics.audio import prepare_audio, resample
-from foleyzoo.pretraining.contrastive import AVContrastive
-from foleyzoo.pretraining.sync import SyncPretraining
+from foleyzoo.training.contrastive import AVContrastive
+from foleyzoo.training.sync import SyncPretraining
 
 __all__ = ["AVContrastiveAudio", "AVContrastiveVideo", "SyncOffsetModel", "resample_video"]
 

@@ -12,8 +12,8 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from foleyzoo.api import Embedder, Embedding, Video, Waveform
+from foleyzoo.data.audio import prepare_audio
 from foleyzoo.embedders.weights import load_weights_file
-from foleyzoo.metrics.audio import prepare_audio
 
 __all__ = ["Cnn14", "PANNsCNN14", "slaney_mel_filterbank"]
 

@@ -11,8 +11,8 @@ import torch
 from torch import Tensor, nn
 
 from foleyzoo.api import Embedder, Embedding, Video, Waveform
+from foleyzoo.data.audio import prepare_audio
 from foleyzoo.embedders.weights import load_weights_file
-from foleyzoo.metrics.audio import prepare_audio
 
 __all__ = ["VGGish", "VGGishNetwork", "vggish_examples", "vggish_mel_matrix"]
 

@@ -7,9 +7,9 @@ from typing import Any
 
 from torch import nn
 
-from foleyzoo.checkpoints import load_module_and_config, read_weights
 from foleyzoo.encoders.pretrained import freeze_module, load_state_dict_strict
 from foleyzoo.errors import ConfigError
+from foleyzoo.io.checkpoints import load_module_and_config, read_weights
 
 __all__ = ["load_foleyzoo_module", "load_weights_file"]
 

@@ -22,9 +22,9 @@ from torch.nn import functional as F
 from transformers import AutoConfig, AutoImageProcessor, AutoTokenizer, PretrainedConfig
 
 from foleyzoo.api import FrameFeatures, Video
-from foleyzoo.checkpoints import exception_summary, state_dict_mismatch
-from foleyzoo.checkpoints import read_weights as read_state_dict
 from foleyzoo.errors import ConfigError
+from foleyzoo.io.checkpoints import exception_summary, state_dict_mismatch
+from foleyzoo.io.checkpoints import read_weights as read_state_dict
 
 __all__ = [
     "FramePreprocess",

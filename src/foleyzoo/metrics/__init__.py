@@ -6,7 +6,7 @@ from foleyzoo.metrics.classifier import InceptionScore, KLDivergence
 from foleyzoo.metrics.desync import DeSync
 from foleyzoo.metrics.frechet import FrechetAudioVisualDistance, FrechetDistance
 from foleyzoo.metrics.similarity import AVAlignment, TextAudioScore
-from foleyzoo.metrics.synthfoley import SynthFoleyScores
+from foleyzoo.synthfoley.evaluation import SynthFoleyScores
 
 __all__ = [
     "AVAlignment",

@@ -14,7 +14,7 @@ from foleyzoo.metrics.classifier import KLDivergence
 from foleyzoo.metrics.desync import DeSync
 from foleyzoo.metrics.frechet import FrechetAudioVisualDistance, FrechetDistance
 from foleyzoo.metrics.similarity import AVAlignment
-from foleyzoo.metrics.synthfoley import SynthFoleyScores
+from foleyzoo.synthfoley.evaluation import SynthFoleyScores
 
 __all__ = ["METRIC_NAMES", "ValidationMetrics"]
 
@@ -26,7 +26,7 @@ class ValidationMetrics(Callback):
     """Every ``every_n_epochs`` validation, scores audio the module generates for ``max_batches`` val batches.
 
     The module must have ``generate_audio(batch, seed=...)`` returning a :class:`~foleyzoo.api.Waveform`
-    or ``(mel, waveform)`` (as :class:`~foleyzoo.flow.module.FoleyFlowMatching` does). Each batch's
+    or ``(mel, waveform)`` (as :class:`~foleyzoo.training.flow_matching.FoleyFlowMatching` does). Each batch's
     ``audio`` is the reference; ``visual`` frames feed ``video_embedder`` and ``sync`` frames (else
     ``visual``) the ``sync_model``; SynthFoley batches carry the ground truth in ``meta``. Metrics, one of
     :data:`METRIC_NAMES` each, are logged as ``<prefix><name>`` (``fd``, ``favd``, ``kl``, ``av_alignment``,

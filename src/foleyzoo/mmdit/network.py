@@ -18,9 +18,7 @@ weights, so a sampler's steps run it once (and its host synchronisations, the ma
 from __future__ import annotations
 
 import math
-import weakref
-from dataclasses import dataclass, fields, replace
-from typing import Any
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor, nn
@@ -96,20 +94,15 @@ class PreparedConditions:
     sync_tokens: Tensor | None = None
 
 
-def _tensors(record: Any) -> list[Tensor]:
-    """Every tensor in a (possibly nested) record of Conditions."""
-    if isinstance(record, Tensor):
-        return [record]
-    if record is None or not hasattr(record, "__dataclass_fields__"):
-        return []
-    return [tensor for field in fields(record) for tensor in _tensors(getattr(record, field.name))]
+@dataclass(frozen=True)
+class MMDiTConditions(Conditions):
+    """:class:`~foleyzoo.api.Conditions` with what :meth:`MMDiT.prepare` computed from them, for latents of
+    ``batch`` rows and ``frames`` frames under ``mask``; a forward of another shape or mask recomputes."""
 
-
-def _fingerprint(tensors: list[Tensor]) -> tuple | None:
-    """Storage, version and layout of each tensor (in-place edits bump the version); None for inference tensors."""
-    if any(tensor.is_inference() for tensor in tensors):
-        return None  # inference tensors track no version: a change could not be seen
-    return tuple((t.data_ptr(), t._version, t.dtype, t.device, tuple(t.shape)) for t in tensors)
+    prepared: PreparedConditions | None = None
+    batch: int = 0
+    frames: int = 0
+    mask: Tensor | None = None
 
 
 class _Embedder(nn.Sequential):
@@ -133,12 +126,12 @@ class MMDiT(Denoiser):
     features reach the token rate (:func:`resample_to_frames`): ``"nearest"`` (the default, as models
     trained before the option) or ``"linear"``.
 
-    ``reuse_prepared`` (default True): without gradients, a call with the same ``Conditions`` object as
-    the last (same tensors, unchanged in place, same weights, batch, length and mask) reuses
-    :meth:`prepare`'s result instead of recomputing it; set it False to recompute every call.
+    :meth:`prepare` computes what a forward pass takes from the conditions alone (context tokens, pooled
+    vectors, duration and sync embeddings, masks and rotary tables); a sampler's velocity function calls
+    it once a sampling and passes the :class:`MMDiTConditions` it returns to every step. Given plain
+    :class:`~foleyzoo.api.Conditions`, a forward computes the same itself. The network keeps no state
+    between calls.
     """
-
-    reuse_prepared: bool = True
 
     def __init__(
         self,
@@ -214,13 +207,6 @@ class MMDiT(Denoiser):
         )
         self.single = nn.ModuleList(SingleBlock(hidden, heads, mlp_ratio) for _ in range(single_blocks))
         self.final = FinalLayer(hidden, latent_dim * patch)
-        self._memo: tuple[weakref.ref, Tensor | None, tuple, PreparedConditions] | None = None
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Pickle without the memo of prepared conditions (it holds a weak reference)."""
-        state = self.__dict__.copy()
-        state["_memo"] = None
-        return state
 
     # ------------------------------------------------------------------ conditioning
 
@@ -289,7 +275,15 @@ class MMDiT(Denoiser):
 
     # ------------------------------------------------------------------ forward
 
-    def prepare(
+    def prepare(self, conditions: Conditions, x: Tensor, mask: Tensor | None = None) -> MMDiTConditions:
+        """``conditions`` with everything a forward pass of latents shaped as ``x`` (B, T, C) under ``mask``
+        takes from them alone (see :class:`MMDiTConditions`)."""
+        batch, frames, _ = x.shape
+        fields = {name: getattr(conditions, name) for name in ("text", "visual", "sync", "duration")}
+        prepared = self.prepare_tensors(conditions, batch, frames, mask)
+        return MMDiTConditions(**fields, prepared=prepared, batch=batch, frames=frames, mask=mask)
+
+    def prepare_tensors(
         self, conditions: Conditions, batch: int, frames: int, mask: Tensor | None = None
     ) -> PreparedConditions:
         """Everything a forward pass of ``batch`` rows of ``frames`` latent frames takes from the conditions alone."""
@@ -340,46 +334,19 @@ class MMDiT(Denoiser):
             sync_tokens=self._sync_input(conditions.sync, batch, audio_tokens, token_rate),
         )
 
-    def _prepared(
-        self, conditions: Conditions, batch: int, frames: int, mask: Tensor | None
-    ) -> PreparedConditions:
-        """:meth:`prepare`'s result, reused from the last call where nothing it depends on changed."""
-        if not self.reuse_prepared or torch.is_grad_enabled() or torch.compiler.is_compiling():
-            return self.prepare(conditions, batch, frames, mask)
-        key = self._memo_key(conditions, batch, frames, mask)
-        if key is not None and self._memo is not None:
-            owner, memo_mask, memo_key, prepared = self._memo
-            if owner() is conditions and memo_mask is mask and memo_key == key:
-                return prepared
-        prepared = self.prepare(conditions, batch, frames, mask)
-        self._memo = None if key is None else (_weak(conditions, self), mask, key, prepared)
-        return prepared
-
-    def _memo_key(self, conditions: Conditions, batch: int, frames: int, mask: Tensor | None) -> tuple | None:
-        """What prepared conditions depend on besides the objects themselves (None: never reuse them).
-
-        The storage and version counter of every tensor of the conditions, of the mask and of the weights
-        :meth:`prepare` uses: an in-place change (an optimizer step, ``load_state_dict``) or a move
-        (``.to``) changes the key.
-        """
-        parameters = [
-            parameter
-            for name, parameter in self.named_parameters()
-            if name.split(".")[0] not in _PER_CALL_MODULES
-        ]
-        tensors = _tensors(conditions) + ([] if mask is None else [mask])
-        observed = _fingerprint(tensors + parameters)
-        if observed is None:
-            return None
-        device = self.audio_in.weight.device.type
-        autocast = torch.is_autocast_enabled(device) and torch.get_autocast_dtype(device)
-        return (batch, frames, torch.is_inference_mode_enabled(), autocast, self.patch, observed)
-
     def forward(self, x: Tensor, t: Tensor, conditions: Conditions, mask: Tensor | None = None) -> Tensor:
         batch, frames, channels = x.shape
         if channels != self.latent_dim:
             raise ValueError(f"MMDiT was built for {self.latent_dim} latent channels, got {channels}")
-        prepared = self._prepared(conditions, batch, frames, mask)
+        if (
+            isinstance(conditions, MMDiTConditions)
+            and conditions.prepared is not None
+            and (conditions.batch, conditions.frames) == (batch, frames)
+            and conditions.mask is mask
+        ):
+            prepared = conditions.prepared
+        else:
+            prepared = self.prepare_tensors(conditions, batch, frames, mask)
         condition = prepared.condition + self._time_condition(t)
         audio_condition = condition[:, None, :] + prepared.sync
         context_condition = condition[:, None, :]
@@ -450,19 +417,3 @@ class MMDiT(Denoiser):
         aligned = resample_to_frames(sync.values, sync.fps, tokens, token_rate, self.sync_resampling)
         present = _present(sync.mask, batch, aligned.device)
         return self.sync_tokens(aligned) * present[:, None, None].to(aligned.dtype)
-
-
-_PER_CALL_MODULES = frozenset({"audio_in", "time_embed", "joint", "single", "final"})
-"""Top-level modules that act on the latents or the time, whose weights prepared conditions never use."""
-
-
-def _weak(conditions: Conditions, model: MMDiT) -> weakref.ref:
-    """A weak reference to ``conditions`` that drops ``model``'s memo when the conditions are freed."""
-    owner = weakref.ref(model)
-
-    def forget(reference: weakref.ref) -> None:
-        memo_owner = owner()
-        if memo_owner is not None and memo_owner._memo is not None and memo_owner._memo[0] is reference:
-            memo_owner._memo = None
-
-    return weakref.ref(conditions, forget)

@@ -28,9 +28,9 @@ from foleyzoo.api import (
     VisualEncoder,
     Vocoder,
 )
-from foleyzoo.checkpoints import load_module_and_config, read_checkpoint, state_dict_mismatch
-from foleyzoo.components import ComponentFromCheckpoint
 from foleyzoo.errors import ConfigError
+from foleyzoo.io.checkpoints import load_module_and_config, read_checkpoint, state_dict_mismatch
+from foleyzoo.io.from_checkpoint import ComponentFromCheckpoint
 from foleyzoo.plugins.allowlist import instantiate_from_config
 
 BUNDLE_VERSION = 1
@@ -206,7 +206,7 @@ def export_bundle(
     The renderer is a trained one's checkpoint or a config of one without weights (e.g. ``DualMono``);
     ``data_format`` (frame rates, sizes, window) defaults to what the checkpoint recorded from its data.
     """
-    from foleyzoo.flow.module import FoleyFlowMatching
+    from foleyzoo.training.flow_matching import FoleyFlowMatching
 
     output = Path(output)
     if output.exists() and not overwrite:

@@ -34,12 +34,11 @@ from foleyzoo.api import (
     Vocoder,
 )
 from foleyzoo.errors import ConfigError, GenerationError, MediaError
-from foleyzoo.flow.conditioning import CONDITION_NAMES
-from foleyzoo.flow.module import guided_velocity
 from foleyzoo.pipeline.bundle import Bundle
 from foleyzoo.pipeline.device import inference_precision, pick_device
 from foleyzoo.pipeline.windows import Window, crossfade, plan_windows, shared_grid
 from foleyzoo.samplers import EulerSampler
+from foleyzoo.samplers.guidance import CONDITION_NAMES, guided_velocity
 
 __all__ = ["FoleyPipeline", "Generated", "VideoFrames"]
 
@@ -69,7 +68,7 @@ class _VideoFile:
     """A video on disk, read window by window (streaming: memory stays bounded for long videos)."""
 
     def __init__(self, path: Path) -> None:
-        from foleyzoo.data.media import probe
+        from foleyzoo.io.media import probe
 
         self.path = path
         info = probe(path)
@@ -78,7 +77,7 @@ class _VideoFile:
         self.duration = float(info.duration)
 
     def window(self, fps: float, size: tuple[int, int], start: float, count: int) -> Tensor:
-        from foleyzoo.data.media import read_video_frames
+        from foleyzoo.io.media import read_video_frames
 
         return read_video_frames(self.path, fps, size, start, count / fps)[0]
 
@@ -287,6 +286,7 @@ class FoleyPipeline:
             self.cfg_scale if cfg is None else cfg,
             self.text_cfg_scale,
             negative_text=_repeat(negative, rows),
+            prepare=self.denoiser.prepare,
         )
         return list(sampler.sample(velocity, start).float().cpu())
 

@@ -13,15 +13,15 @@ from typing import Any
 
 import torch
 
-from foleyzoo.data.synthfoley.dataset import make_item
-from foleyzoo.data.synthfoley.scorer import (
+from foleyzoo.pipeline.pipeline import FoleyPipeline, VideoFrames
+from foleyzoo.synthfoley.dataset import make_item
+from foleyzoo.synthfoley.scorer import (
     GroundTruth,
     ScoreSummary,
     reference_profiles,
     score_clip,
     summarize,
 )
-from foleyzoo.pipeline.pipeline import FoleyPipeline, VideoFrames
 
 SYNTH_FPS = 24.0
 EDGE = 0.05

@@ -293,8 +293,10 @@ def instantiate_from_config(
     """
     from jsonargparse import ArgumentParser
 
+    registry = get_registry() if registry is None else registry
     folders = [Path(folder) for folder in base_dirs]
     check_config_allowed(config, source, registry, base_dirs=folders, key_prefix=key_prefix)
+    registry.resolve_mentioned(item.value for item in iter_config_strings(config, folders))
     with untrusted_import_roots(*folders):
         parser = ArgumentParser(exit_on_error=False)
         parser.add_subclass_arguments(base, "obj", required=True)

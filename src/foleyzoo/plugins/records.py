@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import enum
 import inspect
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -30,10 +31,30 @@ class PluginRecord:
     status: PluginStatus = PluginStatus.OK
     error: str = ""
     obj: Any = None
+    loader: Callable[[PluginRecord], None] | None = field(default=None, repr=False, compare=False)
+    """Imports and validates the entry point on first need (None once done): listing costs no import."""
+
+    def resolve(self) -> PluginRecord:
+        """Import and validate the plugin, once; its status and ``obj`` are then known."""
+        if self.loader is not None:
+            loader, self.loader = self.loader, None
+            loader(self)
+        return self
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the plugin's module has been imported (or its import tried)."""
+        return self.loader is None
 
     @property
     def ok(self) -> bool:
-        return self.status is PluginStatus.OK
+        """Usable: imported and valid (asking imports it)."""
+        return self.resolve().status is PluginStatus.OK
+
+    @property
+    def target(self) -> str:
+        """The entry point's target as a dotted path (``pkg.module.Class``), known without importing."""
+        return self.value.replace(":", ".")
 
     @property
     def class_path(self) -> str:

@@ -8,6 +8,7 @@ resolve short class names (``class_path: EulerSampler``) for every registered pl
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import inspect
 import os
@@ -36,8 +37,16 @@ ENV_IMPORT_TIMEOUT = "FOLEYZOO_PLUGIN_IMPORT_TIMEOUT"
 DEFAULT_IMPORT_TIMEOUT = 120.0
 
 
+GROUP_NAMES = (*INTERFACE_GROUPS, *LIGHTNING_GROUPS, RECIPES_GROUP)
+"""The groups of :func:`known_groups`, known without importing Lightning."""
+
+
+@functools.cache
 def known_groups() -> dict[str, type | None]:
-    """Every entry-point group foleyzoo reads → the base class its plugins must subclass (None: recipes)."""
+    """Every entry-point group foleyzoo reads → the base class its plugins must subclass (None: recipes).
+
+    Built once, when the first plugin is imported (it imports Lightning); do not change the dict.
+    """
     from lightning.pytorch import LightningDataModule, LightningModule
 
     groups: dict[str, type | None] = dict(INTERFACE_GROUPS)
@@ -80,7 +89,6 @@ class PluginRegistry:
         ``environ`` defaults to ``os.environ`` (read for FOLEYZOO_PLUGINS and FOLEYZOO_DISABLE_PLUGIN_AUTOLOAD).
         """
         environ = os.environ if environ is None else environ
-        groups = known_groups()
         wanted, disabled = _parse_plugins_variable(environ.get(ENV_PLUGINS, ""))
         autoload = not _truthy(environ.get(ENV_DISABLE_AUTOLOAD))
         limit = import_time_limit(environ)
@@ -112,12 +120,12 @@ class PluginRegistry:
                         f"no:{ep.name if ep.name in disabled else name}",
                     )
                 else:
-                    _load_entry_point(record, ep, groups, limit)
+                    record.loader = _entry_point_loader(ep, limit)
                 records.append(record)
 
         modules = [item for item in wanted if normalize_distribution_name(item) not in plugin_distributions]
         for module_name in sorted(modules):
-            records.extend(_load_module_plugins(module_name, groups, disabled, limit))
+            records.extend(_load_module_plugins(module_name, known_groups(), disabled, limit))
 
         _mark_conflicts(records)
         self._records = records
@@ -126,10 +134,43 @@ class PluginRegistry:
 
     # ------------------------------------------------------------------ lookups
 
-    def records(self, group: str | None = None) -> list[PluginRecord]:
-        """Every record (ok or not), optionally of one group, sorted by group then name."""
+    def records(self, group: str | None = None, resolve: bool = True) -> list[PluginRecord]:
+        """Every record (ok or not), optionally of one group, sorted by group then name.
+
+        With ``resolve`` (the default) each is imported and validated first, so its status is known;
+        ``resolve=False`` lists what is registered without importing anything.
+        """
         found = [r for r in self._records if group is None or r.group == group]
+        if resolve:
+            for record in found:
+                record.resolve()
         return sorted(found, key=lambda r: (r.group, r.name, r.package))
+
+    def groups(self) -> set[str]:
+        """The entry-point groups foleyzoo reads, and any other ``foleyzoo.*`` group a package declares."""
+        return set(GROUP_NAMES) | {r.group for r in self._records}
+
+    def names(self, group: str | None = None) -> list[str]:
+        """The registered names (of ``group``), from the installed metadata alone: nothing is imported."""
+        return sorted(
+            {
+                r.name
+                for r in self._records
+                if (group is None or r.group == group) and r.status is not PluginStatus.DISABLED
+            }
+        )
+
+    def resolve_mentioned(self, texts: Iterable[str]) -> None:
+        """Import the plugins whose name appears as a word in ``texts`` (a command line, config files).
+
+        jsonargparse resolves a short class name only among classes already imported, so the plugins a
+        recipe names are imported before it is parsed, and no others.
+        """
+        joined = "\n".join(texts)
+        words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", joined))
+        for record in self._records:
+            if record.name in words or record.target in joined:
+                record.resolve()
 
     def classes(self, group: str) -> dict[str, Any]:
         """Name → loaded object of the usable plugins in ``group``."""
@@ -143,12 +184,21 @@ class PluginRegistry:
             return usable[0].obj
         if matches:
             raise PluginError(describe_unusable(matches))
-        known = ", ".join(sorted(self.classes(group))) or "none"
+        known = ", ".join(self.names(group)) or "none"
         raise PluginError(f"no plugin named {name!r} in group {group}; registered there: {known}")
 
     def find(self, name: str) -> list[PluginRecord]:
-        """Records whose short name or dotted target equals ``name`` (as a recipe's class_path may say)."""
-        return [r for r in self._records if name in (r.name, r.class_path, r.value.replace(":", "."))]
+        """Records whose short name or dotted target equals ``name`` (as a recipe's class_path may say).
+
+        A dotted ``name`` ending in a plugin's name (a re-exported path) imports that plugin to compare.
+        """
+        last = name.rsplit(".", 1)[-1]
+        return [
+            r
+            for r in self._records
+            if name in (r.name, r.target)
+            or ("." in name and r.name == last and r.resolve().class_path == name)
+        ]
 
     def close_matches(self, name: str, limit: int = 3) -> list[PluginRecord]:
         """Usable plugins whose class name looks like ``name``'s last part (a typo in a recipe's class_path).
@@ -159,18 +209,24 @@ class PluginRegistry:
         wanted = name.rsplit(".", 1)[-1].lower()
         by_name: dict[str, list[PluginRecord]] = defaultdict(list)
         for record in self._records:
-            if record.ok and record.group != RECIPES_GROUP:
+            if record.status is PluginStatus.OK and record.group != RECIPES_GROUP:
                 by_name[record.name.lower()].append(record)
         best = difflib.get_close_matches(wanted, list(by_name), n=limit, cutoff=0.75)
         return [record for key in best for record in sorted(by_name[key], key=lambda r: r.group)]
 
     def allowed_class_paths(self) -> set[str]:
-        """Dotted paths of every usable plugin class (the checkpoint allowlist starts from these)."""
-        return {r.class_path for r in self._records if r.ok and inspect.isclass(r.obj)}
+        """Dotted paths of every registered plugin class (the checkpoint allowlist starts from these);
+        from the metadata, plus the real path of those already imported."""
+        usable = [r for r in self._usable_by_metadata()]
+        return {r.target for r in usable} | {r.class_path for r in usable if inspect.isclass(r.obj)}
 
     def plugin_packages(self) -> set[str]:
-        """Top-level import packages that ship usable plugins; their classes may appear under shorter paths."""
-        return {r.class_path.split(".", 1)[0] for r in self._records if r.ok and inspect.isclass(r.obj)}
+        """Top-level import packages that ship registered plugins; their classes may appear under shorter paths."""
+        return {r.target.split(".", 1)[0] for r in self._usable_by_metadata()}
+
+    def _usable_by_metadata(self) -> list[PluginRecord]:
+        """Records of plugin classes that are not disabled, in conflict, or known broken or invalid."""
+        return [r for r in self._records if r.group != RECIPES_GROUP and r.status is PluginStatus.OK]
 
 
 def describe_unusable(matches: list[PluginRecord]) -> str:
@@ -194,6 +250,11 @@ def _parse_plugins_variable(value: str) -> tuple[set[str], set[str]]:
         else:
             wanted.add(item)
     return wanted, disabled
+
+
+def _entry_point_loader(ep: metadata.EntryPoint, limit: float) -> Callable[[PluginRecord], None]:
+    """What imports ``ep`` into its record when the plugin is first needed."""
+    return lambda record: _load_entry_point(record, ep, known_groups(), limit)
 
 
 def _load_entry_point(
@@ -344,23 +405,25 @@ def _load_module_plugins(
 
 
 def _mark_conflicts(records: list[PluginRecord]) -> None:
-    """The same name in the same group from two packages is an error that names both."""
+    """The same name in the same group from two packages, pointing at two targets, is an error naming both.
+
+    Decided from the metadata (the entry points' targets), so no plugin is imported to find it.
+    """
     by_key: dict[tuple[str, str], list[PluginRecord]] = defaultdict(list)
     for record in records:
-        if record.ok:
+        if record.status is PluginStatus.OK:
             by_key[(record.group, record.name)].append(record)
     for (group, name), same in by_key.items():
-        distinct = {id(r.obj) for r in same}
-        if len(same) < 2 or len(distinct) < 2:
+        if len(same) < 2 or len({r.target for r in same}) < 2:
             continue
         listing = "; ".join(f"{r.source} ({r.value})" for r in same)
         message = (
             f"plugin name {name!r} in group {group} is registered by more than one package: {listing}. "
             "Uninstall one of them, or name the class by its full path in YAML "
-            f"(for example class_path: {same[0].class_path})."
+            f"(for example class_path: {same[0].target})."
         )
         for record in same:
-            record.status, record.error = PluginStatus.CONFLICT, message
+            record.status, record.error, record.loader = PluginStatus.CONFLICT, message, None
 
 
 _REGISTRY = PluginRegistry()

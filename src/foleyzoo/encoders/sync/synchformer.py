@@ -18,8 +18,8 @@ from einops import rearrange
 from torch import Tensor, nn
 
 from foleyzoo.api import FrameFeatures, SyncEncoder, Video
-from foleyzoo.checkpoints import read_weights, state_dict_mismatch
 from foleyzoo.errors import ConfigError
+from foleyzoo.io.checkpoints import read_weights, state_dict_mismatch
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from foleyzoo.encoders.visual.pan_grid import PanVisualEncoder, PixelGrid
 from foleyzoo.encoders.visual.tiny_cnn import TinyVisualCNN
 
 if TYPE_CHECKING:
@@ -18,7 +19,7 @@ _LAZY = {
     "TimmVisualEncoder": "foleyzoo.encoders.visual.timm_encoder",
 }
 
-__all__ = ["HFVisionEncoder", "TimmVisualEncoder", "TinyVisualCNN"]
+__all__ = ["HFVisionEncoder", "PanVisualEncoder", "PixelGrid", "TimmVisualEncoder", "TinyVisualCNN"]
 
 
 def __getattr__(name: str) -> Any:

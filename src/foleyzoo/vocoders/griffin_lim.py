@@ -1,0 +1,100 @@
+"""Griffin-Lim vocoder: no weights, no training — the default vocoder of tiny recipes and the phase baseline.
+
+The log-mel is mapped back to a linear magnitude spectrogram by non-negative least squares (pseudo-inverse
+clamped at zero, refined by multiplicative NNLS updates), then a phase is found by fast Griffin-Lim
+(Perraudin et al., 2013: Griffin-Lim with momentum) using torch.stft/istft. The initial phase is drawn
+from a fixed seed, so the output is a deterministic function of the mel.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from foleyzoo.api import Vocoder
+from foleyzoo.codecs.mel import MelConfig, mel_filterbank
+from foleyzoo.vocoders.base import MelVocoderMixin
+
+
+def nnls_magnitude(mel: Tensor, filters: Tensor, pinv: Tensor, steps: int = 8, eps: float = 1e-10) -> Tensor:
+    """Linear magnitudes S >= 0 with filters @ S ≈ mel: (B, n_mels, T) → (B, n_fft // 2 + 1, T).
+
+    Starts from the clamped pseudo-inverse (floored slightly above zero so multiplicative updates can
+    move every bin) and takes ``steps`` Lee-Seung updates S ← S · Fᵀmel / (FᵀF S), which keep S >= 0 and
+    never increase the squared error.
+    """
+    start = torch.einsum("fm,bmt->bft", pinv, mel).clamp_min(0.0)
+    magnitude = start + 1e-3 * start.mean(dim=1, keepdim=True) + eps
+    numerator = torch.einsum("mf,bmt->bft", filters, mel)
+    gram = filters.T @ filters
+    for _ in range(steps):
+        magnitude = magnitude * numerator / (torch.einsum("fg,bgt->bft", gram, magnitude) + eps)
+    return magnitude
+
+
+class GriffinLimVocoder(MelVocoderMixin, Vocoder):
+    """Log-mel (B, C, n_mels, T) → waveform (B, C, (T - 1) * hop) by NNLS mel inversion and fast Griffin-Lim."""
+
+    def __init__(
+        self,
+        sample_rate: int = 16000,
+        n_fft: int = 1024,
+        hop_length: int = 256,
+        n_mels: int = 80,
+        f_min: float = 0.0,
+        f_max: float | None = None,
+        iterations: int = 32,
+        momentum: float = 0.99,
+        nnls_steps: int = 8,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if iterations < 1:
+            raise ValueError(f"iterations must be >= 1, got {iterations}")
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+        self.mel_settings = MelConfig(
+            sample_rate=sample_rate,
+            n_fft=n_fft,
+            hop_length=hop_length,
+            n_mels=n_mels,
+            f_min=f_min,
+            f_max=f_max,
+        )
+        self.iterations, self.momentum, self.nnls_steps, self.seed = iterations, momentum, nnls_steps, seed
+        filters = mel_filterbank(self.mel_settings).double()
+        self.register_buffer("filters", filters.float(), persistent=False)
+        self.register_buffer("pinv", torch.linalg.pinv(filters).float(), persistent=False)
+        self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
+
+    def _stft(self, samples: Tensor) -> Tensor:
+        cfg = self.mel_settings
+        return torch.stft(
+            samples, cfg.n_fft, cfg.hop_length, window=self.window, center=True, return_complex=True
+        )
+
+    def _istft(self, spec: Tensor, length: int) -> Tensor:
+        cfg = self.mel_settings
+        return torch.istft(spec, cfg.n_fft, cfg.hop_length, window=self.window, center=True, length=length)
+
+    def griffin_lim(self, magnitude: Tensor) -> Tensor:
+        """(B, n_fft // 2 + 1, T) magnitudes → (B, (T - 1) * hop) samples by fast Griffin-Lim."""
+        length = (magnitude.shape[-1] - 1) * self.hop_length
+        generator = torch.Generator().manual_seed(self.seed)
+        # one initial phase (F, T) for every row: a signal's result does not depend on its batch neighbours
+        phase = torch.rand(magnitude.shape[-2:], generator=generator, dtype=torch.float64) * (2 * torch.pi)
+        angles = torch.polar(torch.ones_like(phase), phase).to(torch.complex64).to(magnitude.device)
+        angles = angles.expand_as(magnitude)
+        previous = torch.zeros_like(angles)
+        for _ in range(self.iterations):  # a (T - 1) * hop signal re-analyses to exactly T frames
+            rebuilt = self._stft(self._istft(magnitude * angles, length))
+            angles = rebuilt - previous * (self.momentum / (1 + self.momentum))
+            angles = angles / (angles.abs() + 1e-16)
+            previous = rebuilt
+        return self._istft(magnitude * angles, length)
+
+    @torch.no_grad()
+    def synthesize(self, log_mel: Tensor) -> Tensor:
+        """(B, n_mels, T) log-mel → (B, (T - 1) * hop) samples."""
+        magnitude = nnls_magnitude(log_mel.float().exp(), self.filters, self.pinv, self.nnls_steps)
+        return self.griffin_lim(magnitude)
