@@ -32,10 +32,10 @@ from foleyzoo.pipeline import FoleyPipeline
 from foleyzoo.pipeline.pipeline import VideoFrames
 from foleyzoo.quickstart import STAGES
 from foleyzoo.synthfoley.dataset import make_item
+from foleyzoo.synthfoley.generator import FPS as SYNTH_FPS
 from foleyzoo.synthfoley.generator import SAMPLE_RATE
 from foleyzoo.synthfoley.scorer import GroundTruth, detect_onsets, match_onsets
 
-SYNTH_FPS = 24.0
 MEL = MelConfig(sample_rate=SAMPLE_RATE, n_fft=512, hop_length=128, n_mels=64)
 FIGURES = ("spectrograms.png", "onsets.png", "quickstart-losses.png")
 

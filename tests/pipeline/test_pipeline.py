@@ -15,7 +15,8 @@ from foleyzoo.errors import ConfigError, FoleyzooError
 from foleyzoo.pipeline import Bundle, FoleyPipeline, ModelCard, VideoFrames, export_bundle
 from foleyzoo.pipeline.pipeline import _groups
 from foleyzoo.pipeline.windows import Window, crossfade, plan_windows, shared_grid
-from foleyzoo.synthfoley.datamodule import SYNTH_FPS, SynthFoleyClips
+from foleyzoo.synthfoley.datamodule import SynthFoleyClips
+from foleyzoo.synthfoley.generator import FPS as SYNTH_FPS
 
 FRAMES_ONLY = ClipFormat(visual_fps=None, sync_fps=None, sample_rate=None)
 

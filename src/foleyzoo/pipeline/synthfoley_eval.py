@@ -15,15 +15,13 @@ import torch
 
 from foleyzoo.pipeline.pipeline import FoleyPipeline, VideoFrames
 from foleyzoo.synthfoley.dataset import make_item
+from foleyzoo.synthfoley.evaluation import ClipScorer
+from foleyzoo.synthfoley.generator import FPS
 from foleyzoo.synthfoley.scorer import (
     GroundTruth,
     ScoreSummary,
-    reference_profiles,
-    score_clip,
-    summarize,
 )
 
-SYNTH_FPS = 24.0
 EDGE = 0.05
 """Seconds after a cut in which events are not counted (their onset may fall before the cut)."""
 
@@ -54,21 +52,19 @@ def score_pipeline(
     ``options`` go to :meth:`FoleyPipeline.generate` (``steps``, ``cfg``, ``sampler``); clip ``i`` is
     generated with seed ``noise_seed + i``, so other ``noise_seed`` values give other draws of the noise.
     """
-    profiles, scores = reference_profiles(), []
+    scorer = ClipScorer()
     for index in range(clips):
         item = make_item(seed, index, duration, clean=True)
         truth = GroundTruth.from_json(item["meta"])
-        video = VideoFrames(item["frames"], SYNTH_FPS)
+        video = VideoFrames(item["frames"], FPS)
         audio = pipeline.generate(
             video, prompt=item["caption"], duration=duration, seed=noise_seed + index, **options
         )
         samples = audio.samples
         if last_seconds is not None:
             samples, truth = last_part(samples, truth, last_seconds, audio.sample_rate)
-        scores.append(
-            score_clip(samples, truth, audio.sample_rate, stem=f"clip_{index:05d}", profiles=profiles)
-        )
-    return summarize(scores)
+        scorer.add(samples, truth, audio.sample_rate, stem=f"clip_{index:05d}")
+    return scorer.summary()
 
 
 def summary_row(summary: ScoreSummary) -> dict[str, float]:

@@ -12,9 +12,7 @@ from foleyzoo.data.clips import ClipFormat, ClipRef
 from foleyzoo.data.datamodules import ClipDataModule
 from foleyzoo.data.datasets import ClipDataset, scan_video_folder
 from foleyzoo.errors import ConfigError
-
-SYNTH_FPS = 24.0
-SYNTH_SAMPLE_RATE = 16000
+from foleyzoo.synthfoley.generator import FPS, SAMPLE_RATE
 
 
 def resample_frames(
@@ -46,9 +44,9 @@ class SynthFoleyClips(Dataset):
     ) -> None:
         from foleyzoo.synthfoley.dataset import SynthFoleyDataset
 
-        if fmt.sample_rate not in (None, SYNTH_SAMPLE_RATE):
+        if fmt.sample_rate not in (None, SAMPLE_RATE):
             raise ConfigError(
-                f"in-memory SynthFoley audio is {SYNTH_SAMPLE_RATE} Hz, but sample_rate is {fmt.sample_rate}; "
+                f"in-memory SynthFoley audio is {SAMPLE_RATE} Hz, but sample_rate is {fmt.sample_rate}; "
                 "write clips with `foleyzoo synth make` and pass folder= to have them resampled"
             )
         self.clips = SynthFoleyDataset(
@@ -77,11 +75,9 @@ class SynthFoleyClips(Dataset):
             "meta": clip["meta"],
         }
         if self.fmt.visual_fps is not None:
-            item["visual"] = resample_frames(
-                clip["frames"], SYNTH_FPS, self.fmt.visual_fps, self.fmt.visual_size
-            )
+            item["visual"] = resample_frames(clip["frames"], FPS, self.fmt.visual_fps, self.fmt.visual_size)
         if self.fmt.sync_fps is not None:
-            item["sync"] = resample_frames(clip["frames"], SYNTH_FPS, self.fmt.sync_fps, self.fmt.sync_size)
+            item["sync"] = resample_frames(clip["frames"], FPS, self.fmt.sync_fps, self.fmt.sync_size)
         if self.fmt.sample_rate is not None:
             audio = clip["audio"]
             item["audio"] = audio.mean(0, keepdim=True) if self.fmt.channels == 1 else audio

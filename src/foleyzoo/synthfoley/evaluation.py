@@ -1,4 +1,10 @@
-"""The SynthFoley scores (onsets, class, pan, silent false alarms) as a torchmetrics metric over batches."""
+"""Scoring generated SynthFoley clips: the one helper every stage's evaluation uses.
+
+:class:`ClipScorer` scores clip after clip against their ground truth (the scorer's reference class
+profiles computed once) and pools them as :func:`~foleyzoo.synthfoley.scorer.summarize` does: the codec,
+the sync and stereo stages, the flow model, the pipeline and ``foleyzoo eval`` all score through it.
+:class:`SynthFoleyScores` is the same as a torchmetrics metric over batches.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import torch
 from torch import Tensor
 from torchmetrics import Metric
 
@@ -15,12 +22,13 @@ from foleyzoo.synthfoley.scorer import (
     SAMPLE_RATE,
     ClipScore,
     GroundTruth,
+    ScoreSummary,
     reference_profiles,
     score_clip,
     summarize,
 )
 
-__all__ = ["SYNTHFOLEY_DIRECTIONS", "SynthFoleyScores"]
+__all__ = ["SYNTHFOLEY_DIRECTIONS", "ClipScorer", "SynthFoleyScores"]
 
 SYNTHFOLEY_DIRECTIONS = {
     "f1": "higher",
@@ -32,6 +40,32 @@ SYNTHFOLEY_DIRECTIONS = {
     "silent_false_alarms": "lower",
 }
 """The summary's measures a model should raise or lower."""
+
+
+class ClipScorer:
+    """Scores generated clips one by one and pools them: ``add`` each, then ``summary``."""
+
+    def __init__(self) -> None:
+        self.scores: list[ClipScore] = []
+        self._profiles: dict[str, np.ndarray] | None = None
+
+    def add(
+        self, audio: Any, truth: GroundTruth, sample_rate: int = SAMPLE_RATE, stem: str = ""
+    ) -> ClipScore:
+        """Score one clip's (C, N) audio (a tensor or array; another rate is resampled to 16 kHz)."""
+        if sample_rate != SAMPLE_RATE:
+            audio = resample(torch.as_tensor(audio).float(), sample_rate, SAMPLE_RATE)
+        if isinstance(audio, Tensor):
+            audio = audio.detach().cpu()
+        if self._profiles is None:
+            self._profiles = reference_profiles()
+        score = score_clip(audio, truth, SAMPLE_RATE, stem or str(len(self.scores)), self._profiles)
+        self.scores.append(score)
+        return score
+
+    def summary(self) -> ScoreSummary:
+        """Every clip so far, pooled."""
+        return summarize(self.scores)
 
 
 class SynthFoleyScores(Metric):

@@ -26,13 +26,11 @@ from foleyzoo.codecs.mel import MelFrontend
 from foleyzoo.codecs.melvae import MelVAE, mean_frame_l1
 from foleyzoo.data.corpus import read_corpus_manifest
 from foleyzoo.synthfoley.audio_datamodule import synth_audio
+from foleyzoo.synthfoley.evaluation import ClipScorer
 from foleyzoo.synthfoley.generator import SAMPLE_RATE, generate_clip
 from foleyzoo.synthfoley.scorer import (
     GroundTruth,
     ScoreSummary,
-    reference_profiles,
-    score_clip,
-    summarize,
 )
 from foleyzoo.vocoders.losses import multi_resolution_stft
 
@@ -79,7 +77,7 @@ def synthfoley_scores(
         raise ValueError(
             f"SynthFoley is scored at {SAMPLE_RATE} Hz; the vocoder renders {vocoder.sample_rate} Hz"
         )
-    profiles, scores = reference_profiles(), []
+    scorer = ClipScorer()
     frontend = MelFrontend(vocoder.mel_settings) if hasattr(vocoder, "mel_settings") else None
     for index in range(count):
         clip = generate_clip((seed, index), duration)
@@ -95,8 +93,8 @@ def synthfoley_scores(
             raise ValueError("vocoder-only scoring needs a vocoder with mel_settings (its front-end)")
         rendered = vocoder.vocode(mel).samples[0]
         truth = GroundTruth.from_json(clip.spec.to_json())
-        scores.append(score_clip(rendered, truth, SAMPLE_RATE, stem=f"clip_{index:05d}", profiles=profiles))
-    return summarize(scores)
+        scorer.add(rendered, truth, SAMPLE_RATE, stem=f"clip_{index:05d}")
+    return scorer.summary()
 
 
 def pesq_wb(reference: np.ndarray, degraded: np.ndarray, sample_rate: int) -> float:

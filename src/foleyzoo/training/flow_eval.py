@@ -13,13 +13,11 @@ from torch.utils.data import DataLoader
 
 from foleyzoo.data.clips import ClipFormat, collate_clips
 from foleyzoo.synthfoley.datamodule import SynthFoleyClips
+from foleyzoo.synthfoley.evaluation import ClipScorer
 from foleyzoo.synthfoley.scorer import (
     SAMPLE_RATE,
     GroundTruth,
     ScoreSummary,
-    reference_profiles,
-    score_clip,
-    summarize,
 )
 from foleyzoo.training.flow_matching import FoleyFlowMatching
 
@@ -45,13 +43,11 @@ def generation_scores(
     model.eval()
     dataset = SynthFoleyClips(clips, seed, fmt, duration)
     loader = DataLoader(dataset, batch_size=batch_size, collate_fn=lambda items: collate_clips(items, fmt))
-    profiles, scores = reference_profiles(), []
+    scorer = ClipScorer()
     for batch_index, batch in enumerate(loader):
         _, audio = model.generate_audio(batch, seed=sample_seed + batch_index, **options)
         for row, meta in enumerate(batch["meta"]):
             truth = GroundTruth.from_json(meta)
             rendered = audio.samples[row].float().cpu()
-            scores.append(
-                score_clip(rendered, truth, audio.sample_rate, stem=batch["ids"][row], profiles=profiles)
-            )
-    return summarize(scores)
+            scorer.add(rendered, truth, audio.sample_rate, stem=batch["ids"][row])
+    return scorer.summary()

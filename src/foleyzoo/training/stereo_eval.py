@@ -19,9 +19,11 @@ from torch import Tensor
 
 from foleyzoo.api import FrameFeatures, Mel, StereoRenderer, Video
 from foleyzoo.codecs.mel import MelConfig, MelFrontend
-from foleyzoo.synthfoley.datamodule import SYNTH_FPS, resample_frames
+from foleyzoo.synthfoley.datamodule import resample_frames
 from foleyzoo.synthfoley.dataset import make_item
-from foleyzoo.synthfoley.scorer import GroundTruth, reference_profiles, score_clip, summarize
+from foleyzoo.synthfoley.evaluation import ClipScorer
+from foleyzoo.synthfoley.generator import FPS
+from foleyzoo.synthfoley.scorer import GroundTruth
 from foleyzoo.vocoders.griffin_lim import GriffinLimVocoder
 
 __all__ = [
@@ -98,7 +100,7 @@ def visual_features(renderer: StereoRenderer, frames: Tensor, size: tuple[int, i
     encoder = getattr(renderer, "visual_encoder", None)
     if encoder is None:
         return None
-    chosen = resample_frames(frames, SYNTH_FPS, encoder.fps, size)
+    chosen = resample_frames(frames, FPS, encoder.fps, size)
     return encoder.encode(Video(chosen[None], encoder.fps))
 
 
@@ -122,14 +124,13 @@ def render_clip(
 
 def score_waveforms(waveforms: Sequence[Any], clips: Sequence[HeldOutClip]) -> dict[str, Any]:
     """SynthFoley summary of (C, N) waveforms against their clips, plus the mean/median ILD error in dB."""
-    profiles = reference_profiles()
-    scores, errors = [], []
+    scorer, errors = ClipScorer(), []
     for audio, clip in zip(waveforms, clips, strict=True):
         array = audio.detach().cpu().numpy() if hasattr(audio, "detach") else np.asarray(audio)
-        scores.append(score_clip(array, clip.truth, 16000, clip.stem, profiles))
+        scorer.add(array, clip.truth, 16000, clip.stem)
         errors.extend(ild_errors(array, clip.stereo, clip.truth))
     return {
-        **summarize(scores).as_dict(),
+        **scorer.summary().as_dict(),
         "ild_error_db": float(np.mean(errors)) if errors else math.nan,
         "ild_error_db_median": float(np.median(errors)) if errors else math.nan,
         "ild_events": len(errors),

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 
 from foleyzoo.api import Video, Waveform
-from foleyzoo.synthfoley.datamodule import SYNTH_FPS, resample_frames
-from foleyzoo.synthfoley.generator import SAMPLE_RATE, generate_clip
+from foleyzoo.synthfoley.datamodule import resample_frames
+from foleyzoo.synthfoley.generator import FPS, SAMPLE_RATE, generate_clip
 from foleyzoo.training.sync import SyncPretraining
 
 __all__ = ["HeldOutClip", "held_out_clips", "offset_accuracy", "shift_audio", "shifted_clip_offsets"]
@@ -39,7 +39,7 @@ def held_out_clips(model: SyncPretraining, seed: int, count: int, size: tuple[in
         frames = (
             torch.from_numpy(clip.frames).permute(0, 3, 1, 2).float() / 255.0
         )  # (T, 3, 64, 64) uint8 → [0, 1]
-        frames = resample_frames(frames, SYNTH_FPS, model.sync_encoder.fps, size)
+        frames = resample_frames(frames, FPS, model.sync_encoder.fps, size)
         audio = torch.from_numpy(
             np.ascontiguousarray(clip.audio.mean(axis=0, keepdims=True), dtype=np.float32)
         )
