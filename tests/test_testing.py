@@ -94,3 +94,17 @@ def test_listing_plugins_imports_none_of_them() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     count, imported = out.split(" ", 1)
     assert int(count) >= 4 and imported.strip() == "[]"
+
+
+def test_parsing_a_tiny_recipe_imports_no_pretrained_encoder_module() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from foleyzoo.training.cli import parse_config; "
+        f"parse_config(['fit', '--config', {str(Path(__file__).parents[1] / 'recipes' / 'kling-tiny.yaml')!r}]); "
+        "print(sorted(m for m in sys.modules if m.startswith(('timm', 'foleyzoo.encoders.text.hf_text', "
+        "'foleyzoo.encoders.visual.hf_vision', 'foleyzoo.encoders.visual.timm_encoder'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
