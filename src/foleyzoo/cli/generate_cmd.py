@@ -10,14 +10,13 @@ while the rest run, and the exit code says whether any failed (0 all done, 1 som
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from foleyzoo.cli.output import CommandParser
+from foleyzoo.cli.output import CommandParser, finite_float, positive_int
 from foleyzoo.errors import ConfigError, FoleyzooError
 
 __all__ = ["build_parser", "check_output_name", "collect_inputs", "job_prompt", "main", "output_paths"]
@@ -37,10 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--prompt", default=None, help="text to condition on (with the video)")
     parser.add_argument("--negative-prompt", default=None, help="text to steer away from")
     parser.add_argument(
-        "--steps", type=_positive_int, default=None, help="sampler steps (default: the bundle's)"
+        "--steps", type=positive_int, default=None, help="sampler steps (default: the bundle's)"
     )
     parser.add_argument(
-        "--cfg", type=_finite_float, default=None, help="guidance scale (default: the bundle's)"
+        "--cfg", type=finite_float, default=None, help="guidance scale (default: the bundle's)"
     )
     parser.add_argument("--seed", type=_seed, default=0, help="noise seed, 0 to 2**64 - 1 (default: 0)")
     parser.add_argument("--sampler", default=None, help="a registered sampler's name, e.g. EulerSampler")
@@ -48,20 +47,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--overwrite", action="store_true", help="generate again where outputs exist")
     parser.add_argument("--no-mux", action="store_true", help="write only the .wav files")
     return parser
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
-    return value
 
 
 def _seed(text: str) -> int:

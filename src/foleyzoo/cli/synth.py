@@ -24,7 +24,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from foleyzoo.cli.output import CommandParser
+from foleyzoo.cli.output import CommandParser, positive_int
 from foleyzoo.errors import FoleyzooError, MediaError
 from foleyzoo.synthfoley.generator import DURATION, END_MARGIN, FIRST_IMPACT_RANGE
 
@@ -36,13 +36,6 @@ if TYPE_CHECKING:
 __all__ = ["build_parser", "main"]
 
 PROG = "foleyzoo synth"
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def _clip_duration(text: str) -> float:
@@ -59,19 +52,19 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="{make,score,calibrate}")
     make = commands.add_parser("make", help="write clips (mp4 + json, optionally the clean wav)")
     make.add_argument("--out", type=Path, required=True, help="folder to write the clips into")
-    make.add_argument("--clips", type=_positive_int, required=True, help="number of clips")
+    make.add_argument("--clips", type=positive_int, required=True, help="number of clips")
     make.add_argument("--seed", type=int, required=True, help="clip i is generated from (seed, i)")
     make.add_argument("--duration", type=_clip_duration, default=DURATION, help="seconds per clip")
     make.add_argument("--clean-wav", action="store_true", help="also write the clean (noise-free) mix")
     make.add_argument(
-        "--workers", type=_positive_int, default=2, help="processes (output does not depend on it)"
+        "--workers", type=positive_int, default=2, help="processes (output does not depend on it)"
     )
     score = commands.add_parser("score", help="score generated <stem>.wav files against <stem>.json")
     score.add_argument("--clips", type=Path, required=True, help="folder with the clips' json files")
     score.add_argument("--generated", type=Path, required=True, help="folder with generated <stem>.wav")
     score.add_argument("--json", type=Path, help="also write the summary and per-clip scores here")
     calibrate = commands.add_parser("calibrate", help="score known audio: own clean/noisy mix, silence, late")
-    calibrate.add_argument("--clips", type=_positive_int, default=32, help="number of clips")
+    calibrate.add_argument("--clips", type=positive_int, default=32, help="number of clips")
     calibrate.add_argument("--seed", type=int, default=2024, help="clip i is generated from (seed, i)")
     return parser
 

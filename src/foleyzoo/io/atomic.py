@@ -72,18 +72,8 @@ def atomic_write_bytes(target: str | Path, payload: bytes, write: Writer | None 
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(target)
-    temporary = temporary_name(target)
-    try:
-        with open(temporary, "wb") as handle:
-            (write or write_in_chunks)(handle, payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    _sync_folder(target.parent)
+    with atomic_output(target) as temporary, open(temporary, "wb") as handle:
+        (write or write_in_chunks)(handle, payload)
 
 
 def write_in_chunks(handle: io.BufferedWriter, payload: bytes) -> None:
