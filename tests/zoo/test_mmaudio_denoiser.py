@@ -224,3 +224,27 @@ def test_batched_guidance_equals_mmaudio_cfg(model, inputs, negative):
     empty = Conditions(text=negative_text, duration=torch.tensor([[0.0, 2.0]] * 2))
     expected = 4.5 * model(inputs.x, inputs.t, conditions) + (1 - 4.5) * model(inputs.x, inputs.t, empty)
     assert close(velocity, expected)
+
+
+@torch.no_grad()
+def test_guidance_branches_share_one_input_projection(model, inputs, monkeypatch):
+    """Latents repeated block-wise along the batch (guidance's branches) go through latent_in once."""
+    conditions = parity_conditions(inputs, "all")
+    seen = []
+    monkeypatch.setattr(
+        model.latent_in,
+        "forward",
+        lambda x: seen.append(x.shape[0]) or type(model.latent_in).forward(model.latent_in, x),
+    )
+    doubled = Conditions(
+        visual=FrameFeatures(inputs.clip.repeat(2, 1, 1), 8.0),
+        sync=FrameFeatures(inputs.sync.repeat(2, 1, 1), 24.0),
+        text=TextFeatures(
+            inputs.text.repeat(2, 1, 1), conditions.text.mask.repeat(2, 1), inputs.text.mean(1).repeat(2, 1)
+        ),
+    )
+    out = model(inputs.x.repeat(2, 1, 1), inputs.t.repeat(2), doubled)
+    assert seen == [2]  # two rows, not four
+    assert close(out[:2], model(inputs.x, inputs.t, conditions)) and close(out[2:], out[:2])
+    model(torch.cat([inputs.x, inputs.x.flip(0)]), inputs.t.repeat(2), doubled)
+    assert seen[-1] == 4  # different latents: every row

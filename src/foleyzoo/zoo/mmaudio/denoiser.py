@@ -30,6 +30,7 @@ from foleyzoo.zoo.mmaudio.layers import (
     MMAudioJointBlock,
     MMAudioSingleBlock,
     SwiGLU,
+    SyncRateStream,
     TimeConv1d,
     rotary_tables,
     timestep_features,
@@ -68,17 +69,7 @@ class PreparedMMAudio(Conditions):
         return Conditions(text=self.text, visual=self.visual, sync=self.sync, duration=self.duration)
 
 
-def _batch_size(conditions: Conditions) -> int | None:
-    """Rows of the conditions, or None when they hold no features (everything absent)."""
-    for features in (conditions.text, conditions.visual, conditions.sync):
-        if isinstance(features, TextFeatures):
-            return features.tokens.shape[0]
-        if isinstance(features, FrameFeatures):
-            return features.values.shape[0]
-    return None if conditions.duration is None else conditions.duration.shape[0]
-
-
-def _present(mask: Tensor | None, values: Tensor) -> Tensor | None:
+def _present(mask: Tensor | None) -> Tensor | None:
     """(B,) True for rows with at least one real frame; None when every row is present."""
     if mask is None:
         return None
@@ -220,7 +211,7 @@ class MMAudioDenoiser(Denoiser):
             raise ValueError(
                 f"MMAudioDenoiser expects features of dimension {empty.shape[0]}, got {values.shape[-1]}"
             )
-        present = _present(features.mask, values)
+        present = _present(features.mask)
         if present is None:
             return values.to(dtype)
         return torch.where(present[:, None, None], values.to(dtype), empty)
@@ -280,15 +271,16 @@ class MMAudioDenoiser(Denoiser):
         features = timestep_features(t, self.frequency_dim, self.frequency_scale)
         time = self.time_embed(features.to(self.time_embed[0].weight.dtype))
         global_condition = (time + prepared.global_condition)[:, None]  # (B, 1, hidden)
-        extended = global_condition + sync[:, self._sync_index(sync.shape[1], frames, x.device)]
+        sync_condition = global_condition + sync  # (B, S, hidden): the latent stream's, at the sync rate
         global_activated = F.silu(global_condition)
         latent_rotary, clip_rotary = self._rotary(frames, clip.shape[1], x.device)
-        audio = Stream(
-            self.latent_in(x),
+        audio = SyncRateStream(
+            self._latent_tokens(x),
             None if mask is None or bool(mask.all()) else mask,
-            extended,
+            sync_condition,
             latent_rotary,
-            F.silu(extended),
+            F.silu(sync_condition),
+            rows=self._sync_index(sync.shape[1], frames, x.device),
         )
         streams = [
             Stream(clip.expand(batch, -1, -1), None, global_condition, clip_rotary, global_activated),
@@ -308,6 +300,20 @@ class MMAudioDenoiser(Denoiser):
         for block in self.single:
             audio.x = block(audio, self.attention)
         return self.final(audio.x, global_condition, global_activated)
+
+    def _latent_tokens(self, x: Tensor) -> Tensor:
+        """``latent_in(x)`` (B, N, hidden), computed once for latents repeated block-wise along the batch.
+
+        Guidance evaluates its branches in one batch of the same latents repeated (2 or 3 times); their
+        input projection, the one part of the network that reads the latents alone, is run once.
+        """
+        batch = x.shape[0]
+        for count in (2, 3):
+            if batch % count == 0:
+                first, *others = x.chunk(count)
+                if all(torch.equal(first, other) for other in others):
+                    return self.latent_in(first).repeat(count, 1, 1)
+        return self.latent_in(x)
 
     def _prepared(self, conditions: Conditions, frames: int) -> PreparedMMAudio:
         """:meth:`prepare`'s result, reused while the same conditions come back unchanged (without gradients)."""

@@ -11,12 +11,21 @@ Tensors are channel-last: (B, L, C).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from foleyzoo.mmdit.blocks import FinalLayer, JointBlock, SingleBlock, StreamLayers
+from foleyzoo.mmdit.blocks import (
+    FinalLayer,
+    JointBlock,
+    SingleBlock,
+    Stream,
+    StreamLayers,
+    modulate,
+    normalize_and_rotate,
+)
 
 __all__ = [
     "MMAudioFinalLayer",
@@ -24,6 +33,7 @@ __all__ = [
     "MMAudioSingleBlock",
     "MMAudioStreamLayers",
     "SwiGLU",
+    "SyncRateStream",
     "TimeConv1d",
     "half_split_order",
     "rotary_tables",
@@ -114,8 +124,23 @@ def half_split_order(head_dim: int) -> Tensor:
     return torch.cat([torch.arange(0, head_dim, 2), torch.arange(1, head_dim, 2)])
 
 
+@dataclass
+class SyncRateStream(Stream):
+    """The latent stream, whose condition varies only at the sync rate: (B, S, hidden) and ``rows`` (N,).
+
+    Latent token i is modulated by condition row ``rows[i]`` (MMAudio repeats each sync feature over the
+    latent frames it covers), so the adaLN layers run on the S distinct rows and their outputs are
+    repeated, not recomputed, for the N ≥ S tokens: the same numbers for fewer multiply-adds.
+    """
+
+    rows: Tensor | None = None
+
+
 class MMAudioStreamLayers(StreamLayers):
-    """One stream of an MMAudio block; :class:`StreamLayers`' ``project`` and ``finish`` run it unchanged.
+    """One stream of an MMAudio block: :class:`StreamLayers`' math with MMAudio's parts.
+
+    ``finish`` is :class:`StreamLayers`' own; ``project`` is too, but for a :class:`SyncRateStream` it
+    runs the adaLN layer on the distinct condition rows only.
 
     ``kernel`` 3 makes the output projection a convolution over time and the feed-forward a
     convolutional SwiGLU (latent and CLIP streams); ``kernel`` 1 makes both linear (text stream).
@@ -146,6 +171,20 @@ class MMAudioStreamLayers(StreamLayers):
             )
             self.norm_mlp = nn.LayerNorm(hidden, elementwise_affine=False, eps=LAYER_NORM_EPS)
             self.mlp = SwiGLU(hidden, int(hidden * mlp_ratio), kernel)
+
+    def project(self, stream: Stream) -> tuple[Tensor, Tensor, Tensor, list[Tensor]]:
+        """:meth:`StreamLayers.project`, with a :class:`SyncRateStream`'s modulation computed once per distinct row."""
+        modulation = self.modulation(stream.modulation_input())
+        rows = getattr(stream, "rows", None)
+        if rows is not None:
+            modulation = modulation[:, rows]
+        shift, scale, *rest = modulation.chunk(2 if self.pre_only else 6, -1)
+        qkv = self.qkv(modulate(self.norm_attention(stream.x), shift, scale))
+        batch, length, _ = qkv.shape
+        q, k, v = qkv.view(batch, length, 3, self.heads, -1).permute(2, 0, 3, 1, 4)
+        q = normalize_and_rotate(q, self.q_norm, stream.rotary)
+        k = normalize_and_rotate(k, self.k_norm, stream.rotary)
+        return q, k, v, rest
 
 
 class MMAudioJointBlock(JointBlock):
