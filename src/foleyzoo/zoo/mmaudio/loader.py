@@ -37,13 +37,15 @@ def load_denoiser(
     *,
     verify: bool = True,
     attention: AttentionBackend | str | None = None,
+    device: torch.device | str = "cpu",
 ) -> MMAudioDenoiser:
     """The released MMAudio network ``variant`` (``"small_16k"``, …, ``"large_44k_v2"``) read from ``path``, in eval mode.
 
     ``path`` is the ``mmaudio_<variant>.pth`` file as MMAudio releases it (a plain state dict). With
     ``verify`` (the default) its size and SHA-256 must be the published ones; pass ``verify=False`` for
     weights of your own with the same keys (a fine-tuned copy), which are then checked by keys and shapes
-    only. Every problem raises :class:`~foleyzoo.errors.ConfigError` naming the file and the variant.
+    only. ``device="meta"`` checks the file and loads shapes only. Every problem raises
+    :class:`~foleyzoo.errors.ConfigError` naming the file and the variant.
     """
     spec = variant_spec(variant)
     path = Path(path).expanduser()
@@ -55,7 +57,7 @@ def load_denoiser(
     if verify:
         verify_file(path, released)
     state = read_state_dict(path, variant)
-    return build_denoiser(state, variant, source=str(path), attention=attention)
+    return build_denoiser(state, variant, source=str(path), attention=attention, device=device)
 
 
 def verify_file(path: Path, released: ReleasedFile) -> None:

@@ -52,6 +52,7 @@ class MMAudioVariant:
     clip_dim: int = 1024
     sync_dim: int = 768
     text_dim: int = 1024
+    text_tokens: int = TEXT_TOKENS
     mlp_ratio: float = 4.0
 
     @property
@@ -78,6 +79,7 @@ class MMAudioVariant:
             "mlp_ratio": self.mlp_ratio,
             "v2": self.v2,
             "latent_rate": self.latent_rate,
+            "text_tokens": self.text_tokens,
         }
 
 
