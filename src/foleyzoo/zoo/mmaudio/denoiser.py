@@ -52,8 +52,8 @@ class PreparedMMAudio(Conditions):
     rate (aligned to the latents in each forward), ``text_tokens`` (B|1, Lt, hidden) with ``text_mask``
     (B, Lt) or None when every token is real, and ``global_condition`` (B|1, hidden): the global
     condition without the flow time. A batch of 1 broadcasts over the latents' batch.
-    ``pending`` names the parts whose length depends on the latents' length (a modality absent from the
-    whole batch with no ``duration`` to size it): the forward pass builds them once for each length.
+    ``pending`` is True when the prepared parts' lengths depend on the latents' (a modality absent from
+    the whole batch, no ``duration`` to size it): the forward pass then builds them once for each length.
     """
 
     clip: Tensor | None = None
