@@ -214,7 +214,7 @@ def _renderer(renderer: StereoRenderer, name: str) -> None:
 def _denoiser(denoiser: Denoiser, name: str) -> None:
     denoiser.eval()
     dim = getattr(denoiser, "latent_dim", 8)
-    x = torch.randn(2, 12, dim, generator=torch.Generator().manual_seed(0))
+    x = torch.randn(2, 64, dim, generator=torch.Generator().manual_seed(0))  # about 2 s of latents
     t = torch.full((2,), 0.5)
     plain = denoiser(x, t, Conditions())
     assert plain.shape == x.shape, f"{name}: velocity {tuple(plain.shape)} for latents {tuple(x.shape)}"

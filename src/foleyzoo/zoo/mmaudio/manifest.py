@@ -1,0 +1,93 @@
+"""The manifest of MMAudio's released network files: name, published size and hashes, every key and shape.
+
+``manifest.json`` (package data) is checked before anything is built: a file whose keys or shapes differ
+from its variant's is refused with the first mismatching key, and with the variant it does match, if any.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from foleyzoo.errors import ConfigError
+from foleyzoo.zoo.mmaudio.convert import DROPPED_KEYS
+
+__all__ = ["MANIFEST_PATH", "ReleasedFile", "keys_mismatch", "manifest", "matching_variants", "released_file"]
+
+MANIFEST_PATH = Path(__file__).with_name("manifest.json")
+
+
+@dataclass(frozen=True)
+class ReleasedFile:
+    """One released weights file: its variant, name, where it is published, size and hashes, keys and shapes.
+
+    ``size``/``sha256``/``md5`` are None where nothing was published; ``keys`` maps every key the file
+    must hold to its shape (keys MMAudio's loader drops are tolerated besides them).
+    """
+
+    variant: str
+    file: str
+    url: str
+    size: int | None
+    sha256: str | None
+    md5: str | None
+    keys: dict[str, tuple[int, ...]]
+
+
+@cache
+def manifest() -> dict[str, Any]:
+    """The parsed manifest (read once)."""
+    return json.loads(MANIFEST_PATH.read_text())
+
+
+def released_file(variant: str) -> ReleasedFile:
+    """The manifest entry of ``variant``'s released file."""
+    files = manifest()["files"]
+    if variant not in files:
+        raise ConfigError(f"the MMAudio manifest has no variant {variant!r}; known: {', '.join(files)}")
+    entry = files[variant]
+    return ReleasedFile(
+        variant=variant,
+        file=entry["file"],
+        url=entry["url"],
+        size=entry.get("size"),
+        sha256=entry.get("sha256"),
+        md5=entry.get("md5"),
+        keys={key: tuple(shape) for key, shape in entry["keys"].items()},
+    )
+
+
+def keys_mismatch(shapes: Mapping[str, Sequence[int]], expected: ReleasedFile) -> str | None:
+    """None when ``shapes`` (key → shape) holds exactly the expected keys and shapes, else what differs.
+
+    The description starts with the first mismatching key in sorted order and counts the rest.
+    Keys MMAudio's own loader drops (derived buffers) are ignored whatever their shape.
+    """
+    found = {key: tuple(shape) for key, shape in shapes.items() if key not in DROPPED_KEYS}
+    missing = sorted(set(expected.keys) - set(found))
+    unknown = sorted(set(found) - set(expected.keys))
+    reshaped = sorted(key for key in set(found) & set(expected.keys) if found[key] != expected.keys[key])
+    if not (missing or unknown or reshaped):
+        return None
+    first = min(missing + unknown + reshaped)
+    if first in missing:
+        what = f"key {first!r} is missing"
+    elif first in unknown:
+        what = f"key {first!r} is unknown"
+    else:
+        what = f"key {first!r} has shape {list(found[first])}, expected {list(expected.keys[first])}"
+    counts = ", ".join(
+        f"{len(items)} {label}"
+        for label, items in (("missing", missing), ("unknown", unknown), ("with another shape", reshaped))
+        if items
+    )
+    return f"first mismatch: {what} ({counts})"
+
+
+def matching_variants(shapes: Mapping[str, Sequence[int]]) -> list[str]:
+    """The variants whose released file has exactly these keys and shapes."""
+    return [name for name in manifest()["files"] if keys_mismatch(shapes, released_file(name)) is None]

@@ -1,0 +1,40 @@
+"""Deterministic random weights for proving a converted network equal to its original.
+
+Both sides load the same state dict, so every parameter must be non-zero and non-trivial: released
+networks zero-initialise their adaLN and final layers, which would make any two outputs trivially equal.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Mapping, Sequence
+
+import torch
+from torch import Tensor
+
+__all__ = ["random_state_dict"]
+
+
+def random_state_dict(shapes: Mapping[str, Sequence[int]], seed: int) -> dict[str, Tensor]:
+    """A float32 tensor for each key, drawn from ``seed`` and the key's name alone (independent of the others).
+
+    Matrices and convolution kernels whose name ends in ``weight`` get N(0, 1/fan_in) (unit-gain: signals
+    keep their scale through a few blocks); norm weights 1 + N(0, 0.1²); names ending in ``std`` U(0.5, 1.5)
+    (a standard deviation stays positive); everything else (biases, embeddings, placeholders) N(0, 0.2²).
+    """
+    state = {}
+    for key in sorted(shapes):
+        shape = tuple(int(size) for size in shapes[key])
+        generator = torch.Generator().manual_seed(seed * 1_000_003 + zlib.crc32(key.encode()))
+        noise = torch.randn(shape, generator=generator)
+        if key.endswith("std"):
+            value = 0.5 + torch.rand(shape, generator=generator)
+        elif key.endswith("norm.weight"):
+            value = 1.0 + 0.1 * noise
+        elif key.endswith("weight") and len(shape) >= 2:
+            value = noise / math.sqrt(math.prod(shape[1:]))
+        else:
+            value = 0.2 * noise
+        state[key] = value
+    return state
