@@ -386,3 +386,18 @@ def test_a_config_string_that_is_no_import_path_stays_allowed() -> None:
     )
     with pytest.raises(ConfigError, match=r"refusing to import 'subprocess\.Popen'"):
         check_config_allowed({"class_path": "ToyFlowMatching", "init_args": {"tag": "subprocess.Popen"}})
+
+
+def test_a_named_text_file_too_large_to_check_is_refused_and_a_binary_one_ignored(
+    tmp_path: Path, inside
+) -> None:
+    from foleyzoo.plugins.allowlist import check_config_allowed
+
+    plant = inside(tmp_path)
+    padding = "# filler\n" * 200_000  # about 1.8 MB of YAML comments before the class path
+    (tmp_path / "big.yaml").write_text(f"{padding}class_path: {plant.class_path}\n")
+    with pytest.raises(ForbiddenClassError, match=r"big\.yaml.*too large to check"):
+        check_config_allowed({"class_path": "ToyFlowMatching", "init_args": {"sampler": "big.yaml"}})
+    (tmp_path / "weights.ckpt").write_bytes(b"\0" * (2 << 20))  # a checkpoint path is no config
+    check_config_allowed({"class_path": "ToyFlowMatching", "init_args": {"checkpoint": "weights.ckpt"}})
+    assert not plant.ran()

@@ -47,7 +47,7 @@ DOTTED_PATH = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+$")
 """What jsonargparse accepts as an import path: identifiers joined by dots."""
 
 MAX_NESTED_FILE_BYTES = 1 << 20
-"""A string naming a larger file is not read as a nested config (jsonargparse would; nothing that size is one)."""
+"""A text file a config string names is walked as a nested config up to this size, and refused beyond it."""
 MAX_NODES = 200_000
 """More values than this in one stored config (an alias bomb, say) is refused rather than walked."""
 
@@ -156,7 +156,7 @@ class _Walk:
         if parsed is not None:
             yield from self.strings(parsed, f"{where or 'the value'} (as YAML text)", dirs)
         for path in self._named_files(text, dirs):
-            content = _parse_structured(_read_small_text(path))
+            content = _parse_structured(_read_config_text(path, where))
             if content is not None:
                 yield from self.strings(
                     content, f"{where or 'the value'} (file {path})", (*dirs, path.parent)
@@ -186,10 +186,21 @@ def _parse_structured(text: str | None) -> Any:
     return value if isinstance(value, (dict, list)) else None
 
 
-def _read_small_text(path: Path) -> str | None:
+def _read_config_text(path: Path, where: str) -> str | None:
+    """A named file's text, to walk as a nested config; None for a binary file (no config can be one).
+
+    A text file too large to check is refused: jsonargparse would read it as a config all the same.
+    """
     try:
-        if path.stat().st_size > MAX_NESTED_FILE_BYTES:
-            return None
+        with open(path, "rb") as handle:
+            head = handle.read(1 << 16)
+            if b"\0" in head:
+                return None
+            if path.stat().st_size > MAX_NESTED_FILE_BYTES:
+                raise ForbiddenClassError(
+                    f"refusing {path} (named at {where or 'the top level'}): a text file of more than "
+                    f"{MAX_NESTED_FILE_BYTES >> 20} MiB could be read as a config and is too large to check"
+                )
         return path.read_text()
     except (OSError, UnicodeDecodeError):
         return None
