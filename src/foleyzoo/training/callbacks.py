@@ -154,7 +154,7 @@ class SaveLastAtEnd(Callback):
             if saved_step is None:
                 saved_step = stored_step(last)
             if saved_step != trainer.global_step or not last.is_file():
-                trainer.save_checkpoint(last)
+                trainer.save_checkpoint(last, weights_only=checkpoint.save_weights_only)
 
 
 def stored_step(path: Path) -> int | None:
