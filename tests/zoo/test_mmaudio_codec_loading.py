@@ -22,7 +22,7 @@ from foleyzoo.errors import ConfigError
 from foleyzoo.vocoders.alias_free import resampling_filter
 from foleyzoo.vocoders.bigvgan import config_arguments
 from foleyzoo.zoo.mmaudio import CODEC_VARIANTS, VOCODER_VARIANTS, load_codec, load_vocoder
-from foleyzoo.zoo.mmaudio.codec import CodecVariant, codec_key
+from foleyzoo.zoo.mmaudio.codec import CodecVariant, codec_key, vae_name_table
 from foleyzoo.zoo.mmaudio.codec_loader import build_codec
 from foleyzoo.zoo.mmaudio.codec_parity import BIGVGAN_V2_44K_CONFIG, VAE_CONFIGS, VOCODER_CONFIGS
 from foleyzoo.zoo.mmaudio.manifest import codec_manifest, released_part
@@ -155,6 +155,12 @@ def test_a_synthetic_vocoder_state_dict_loads_strictly(variant):
     assert vocoder.hop_length == CODEC_VARIANTS[variant].hop_length
     assert vocoder.generator.arch.use_tanh_at_final == (variant == "16k")
     assert (vocoder.generator.conv_post.bias is not None) == (variant == "16k")
+
+
+def test_the_docs_show_the_vae_key_table():
+    page = (Path(__file__).parents[2] / "docs" / "pretrained.md").read_text()
+    for source, target in vae_name_table():
+        assert f"| `{source}` | `{target}` |" in page, source
 
 
 # ------------------------------------------------------------------ the public loaders on files
