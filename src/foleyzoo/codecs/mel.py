@@ -1,7 +1,10 @@
 """Log-mel spectrograms on torch: the front-end the codec encodes and the vocoders invert.
 
 The filterbank follows the Slaney mel scale and area normalisation (librosa's default), so spectrograms
-match what pretrained vocoders such as BigVGAN and Vocos were trained on.
+match what pretrained vocoders such as BigVGAN and Vocos were trained on. The defaults are foleyzoo's own
+front-end (centred STFT, ``|STFT|``, natural log); the options reproduce the HiFi-GAN/BigVGAN front-end that
+MMAudio's codecs were trained on: reflect padding of (n_fft − hop) / 2 each side and no centring
+(``center=False``), ``sqrt(re² + im² + magnitude_eps)``, ``log10`` and input clamped to [−1, 1].
 """
 
 from __future__ import annotations
@@ -11,13 +14,21 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from foleyzoo.api import Mel, Waveform
 
 
 @dataclass(frozen=True)
 class MelConfig:
-    """STFT and mel settings; ``frame_rate`` = sample_rate / hop_length mel frames a second."""
+    """STFT and mel settings; ``frame_rate`` = sample_rate / hop_length mel frames a second.
+
+    ``center``: True centres frame t on sample t · hop (the STFT pads n_fft // 2 each side, reflecting);
+    False pads (n_fft − hop) // 2 each side by reflection and does not centre (HiFi-GAN's, BigVGAN's and
+    MMAudio's front-end), so a waveform of N samples gives N // hop frames. ``magnitude_eps`` > 0 takes
+    magnitudes as sqrt(re² + im² + magnitude_eps) instead of |STFT|; ``log10`` takes log10 instead of the
+    natural log of the floored mel; ``clamp_input`` clamps samples to [−1, 1] first.
+    """
 
     sample_rate: int = 16000
     n_fft: int = 1024
@@ -27,6 +38,10 @@ class MelConfig:
     f_min: float = 0.0
     f_max: float | None = None
     log_floor: float = 1e-5
+    center: bool = True
+    magnitude_eps: float = 0.0
+    log10: bool = False
+    clamp_input: bool = False
 
     def __post_init__(self) -> None:
         if self.hop_length <= 0 or self.n_fft <= 0 or self.hop_length > self.n_fft:
@@ -34,6 +49,8 @@ class MelConfig:
                 f"need 0 < hop_length <= n_fft (else frames leave gaps), got hop_length={self.hop_length}, "
                 f"n_fft={self.n_fft}"
             )
+        if self.magnitude_eps < 0:
+            raise ValueError(f"magnitude_eps must be >= 0, got {self.magnitude_eps}")
 
     @property
     def frame_rate(self) -> float:
@@ -43,9 +60,21 @@ class MelConfig:
     def window_length(self) -> int:
         return self.win_length or self.n_fft
 
+    @property
+    def side_padding(self) -> int:
+        """Samples added on each side before a non-centred STFT: (n_fft − hop) // 2 (0 when centred)."""
+        return 0 if self.center else (self.n_fft - self.hop_length) // 2
+
+    @property
+    def log_name(self) -> str:
+        """``"log10"`` or ``"ln"``: the logarithm the mels are taken with (what a vocoder must invert)."""
+        return "log10" if self.log10 else "ln"
+
     def frames_for(self, samples: int) -> int:
-        """Mel frames of a ``samples``-long waveform (centred STFT)."""
-        return samples // self.hop_length + 1
+        """Mel frames of a ``samples``-long waveform: N // hop + 1 centred, (N + 2·pad − n_fft) // hop + 1 not."""
+        if self.center:
+            return samples // self.hop_length + 1
+        return (samples + 2 * self.side_padding - self.n_fft) // self.hop_length + 1
 
 
 def hz_to_mel(hz: Tensor) -> Tensor:
@@ -85,7 +114,7 @@ def mel_filterbank(config: MelConfig) -> Tensor:
 
 
 class MelFrontend(nn.Module):
-    """Waveform (B, C, N) → log-mel (B, C, n_mels, N // hop + 1): magnitude STFT, mel filters, log(clamp)."""
+    """Waveform (B, C, N) → log-mel (B, C, n_mels, ``config.frames_for(N)``): magnitude STFT, mel filters, log(clamp)."""
 
     def __init__(self, config: MelConfig | None = None) -> None:
         super().__init__()
@@ -95,22 +124,34 @@ class MelFrontend(nn.Module):
 
     def magnitude(self, samples: Tensor) -> Tensor:
         """(B, C, N) → (B, C, n_fft // 2 + 1, T) STFT magnitudes."""
+        config = self.config
         batch, channels, length = samples.shape
+        flat = samples.reshape(batch * channels, length)
+        if config.clamp_input:
+            flat = flat.clamp(-1.0, 1.0)
+        pad = config.side_padding
+        if pad:  # reflection needs more samples than it pads; shorter inputs are padded with zeros
+            flat = F.pad(flat[:, None], (pad, pad), mode="reflect" if length > pad else "constant")[:, 0]
         spec = torch.stft(
-            samples.reshape(batch * channels, length),
-            n_fft=self.config.n_fft,
-            hop_length=self.config.hop_length,
-            win_length=self.config.window_length,
+            flat,
+            n_fft=config.n_fft,
+            hop_length=config.hop_length,
+            win_length=config.window_length,
             window=self.window,
-            center=True,
-            pad_mode="reflect" if length > self.config.n_fft // 2 else "constant",
+            center=config.center,
+            pad_mode="reflect" if length > config.n_fft // 2 else "constant",
             return_complex=True,
         )
-        return spec.abs().reshape(batch, channels, *spec.shape[-2:])
+        if config.magnitude_eps > 0:
+            magnitude = torch.sqrt(torch.view_as_real(spec).pow(2).sum(-1) + config.magnitude_eps)
+        else:
+            magnitude = spec.abs()
+        return magnitude.reshape(batch, channels, *spec.shape[-2:])
 
     def forward(self, samples: Tensor) -> Tensor:
         mel = torch.einsum("mf,bcft->bcmt", self.filters, self.magnitude(samples))
-        return torch.log(mel.clamp_min(self.config.log_floor))
+        floored = mel.clamp_min(self.config.log_floor)
+        return torch.log10(floored) if self.config.log10 else torch.log(floored)
 
     def mel(self, audio: Waveform) -> Mel:
         """The :class:`~foleyzoo.api.Mel` record of a :class:`~foleyzoo.api.Waveform`."""
@@ -121,3 +162,10 @@ class MelFrontend(nn.Module):
         return Mel(
             values=self(audio.samples), sample_rate=self.config.sample_rate, frame_rate=self.config.frame_rate
         )
+
+
+def mel_log_of(part: object) -> str | None:
+    """``"ln"`` or ``"log10"``: the logarithm of the mels a codec makes or a vocoder inverts (its
+    ``mel_config`` or ``mel_settings``); None where the part does not say."""
+    settings = getattr(part, "mel_config", None) or getattr(part, "mel_settings", None)
+    return settings.log_name if isinstance(settings, MelConfig) else None

@@ -37,8 +37,10 @@ from foleyzoo.errors import ConfigError, GenerationError, MediaError
 from foleyzoo.pipeline.bundle import Bundle
 from foleyzoo.pipeline.device import inference_precision, pick_device
 from foleyzoo.pipeline.windows import Window, crossfade, plan_windows, shared_grid
+from foleyzoo.renderers.checks import check_renderer_follows
 from foleyzoo.samplers import EulerSampler
 from foleyzoo.samplers.guidance import CONDITION_NAMES, guided_velocity
+from foleyzoo.vocoders.base import check_vocoder_follows
 
 __all__ = ["FoleyPipeline", "Generated", "VideoFrames"]
 
@@ -120,6 +122,9 @@ class FoleyPipeline:
         window_batch: int = 4,
         device: str | torch.device | None = None,
     ) -> None:
+        check_vocoder_follows(vocoder, codec)
+        if renderer is not None:
+            check_renderer_follows(renderer, codec)
         self.device = pick_device(device)
         self.codec, self.denoiser, self.vocoder = codec, denoiser, vocoder
         self.text_encoder = text_encoder if "text" in conditions else None

@@ -4,9 +4,28 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from foleyzoo.api import FrameFeatures, Mel
+from foleyzoo.api import AudioCodec, FrameFeatures, Mel, StereoRenderer
+from foleyzoo.codecs.mel import mel_log_of
+from foleyzoo.errors import ConfigError
 
-__all__ = ["check_mono", "check_tokens"]
+__all__ = ["check_mono", "check_renderer_follows", "check_tokens"]
+
+
+def check_renderer_follows(renderer: StereoRenderer, codec: AudioCodec) -> None:
+    """Refuse a renderer whose pan law assumes one logarithm paired with a codec whose mels use another.
+
+    A renderer states the logarithm it pans in as ``mel_log`` (``"ln"``, or None: any); a codec in its
+    ``mel_config``. Gains added to log10 mels as natural logarithms would be 2.3 times too strong.
+    """
+    expected, made = getattr(renderer, "mel_log", None), mel_log_of(codec)
+    if expected is None or made is None or expected == made:
+        return
+    names = {"ln": "natural-log", "log10": "log10"}
+    raise ConfigError(
+        f"the stereo renderer {type(renderer).__name__} pans {names[expected]} mels, but the codec "
+        f"{type(codec).__name__} makes {names.get(made, made)} mels (MMAudio's 16 kHz codec does): use DualMono "
+        "(it works with any mels), or a codec with natural-log mels such as MMAudio's 44.1 kHz one"
+    )
 
 
 def check_mono(mono: Mel, n_mels: int | None = None) -> None:

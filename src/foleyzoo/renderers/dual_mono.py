@@ -14,6 +14,8 @@ class DualMono(StereoRenderer):
     api_version = "1.0"
     visual_encoder = None
     """No visual input is used."""
+    mel_log = None
+    """Copies the mel whatever its logarithm: follows any codec."""
 
     def render(self, mono: Mel, visual: FrameFeatures | None = None) -> Mel:
         check_mono(mono)

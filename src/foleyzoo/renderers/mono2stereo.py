@@ -43,6 +43,8 @@ class Mono2Stereo(LightningModule, StereoRenderer):
     """
 
     api_version = "1.0"
+    mel_log = "ln"
+    """Pans natural-log mels (gains are added as natural logarithms); refused with a log10 codec."""
 
     def __init__(
         self,

@@ -44,6 +44,8 @@ class MotionPanner(StereoRenderer):
     """
 
     api_version = "1.0"
+    mel_log = "ln"
+    """Pans natural-log mels (gains are added as natural logarithms); refused with a log10 codec."""
 
     def __init__(self, fps: float = 24.0, grid: tuple[int, int] = (32, 32)) -> None:
         super().__init__()

@@ -7,8 +7,21 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from foleyzoo.api import Mel, Waveform
-from foleyzoo.codecs.mel import MelConfig
+from foleyzoo.api import AudioCodec, Mel, Vocoder, Waveform
+from foleyzoo.codecs.mel import MelConfig, mel_log_of
+from foleyzoo.errors import ConfigError
+
+
+def check_vocoder_follows(vocoder: Vocoder, codec: AudioCodec) -> None:
+    """Refuse a vocoder that inverts mels of another logarithm than the codec makes (both must say which)."""
+    made, inverted = mel_log_of(codec), mel_log_of(vocoder)
+    if made is None or inverted is None or made == inverted:
+        return
+    raise ConfigError(
+        f"the codec {type(codec).__name__} makes {made} mels, the vocoder {type(vocoder).__name__} inverts "
+        f"{inverted} mels: it would render noise; pair the codec with a vocoder of its own mel settings "
+        "(MMAudio's codecs: foleyzoo.zoo.mmaudio.load_vocoder of the same variant)"
+    )
 
 
 class MelVocoderMixin:

@@ -20,8 +20,11 @@ def random_state_dict(shapes: Mapping[str, Sequence[int]], seed: int) -> dict[st
     """A float32 tensor for each key, drawn from ``seed`` and the key's name alone (independent of the others).
 
     Matrices and convolution kernels whose name ends in ``weight`` get N(0, 1/fan_in) (unit-gain: signals
-    keep their scale through a few blocks); norm weights 1 + N(0, 0.1²); names ending in ``std`` U(0.5, 1.5)
-    (a standard deviation stays positive); everything else (biases, embeddings, placeholders) N(0, 0.2²).
+    keep their scale through a few blocks); norm weights 1 + N(0, 0.1²); weight-norm magnitudes
+    (``weight_g``, ``parametrizations.weight.original0``: each output row's norm) 0.5 + N(0, 0.05²), half
+    gain, so that a vocoder stacking dozens of residual convolutions stays inside its output clamp; names
+    ending in ``std`` U(0.5, 1.5) (a standard deviation stays positive); everything else (biases,
+    embeddings, placeholders, weight-norm directions) N(0, 0.2²).
     """
     state = {}
     for key in sorted(shapes):
@@ -32,6 +35,8 @@ def random_state_dict(shapes: Mapping[str, Sequence[int]], seed: int) -> dict[st
             value = 0.5 + torch.rand(shape, generator=generator)
         elif key.endswith("norm.weight"):
             value = 1.0 + 0.1 * noise
+        elif key.endswith(("weight_g", "weight.original0")):
+            value = 0.5 + 0.05 * noise
         elif key.endswith("weight") and len(shape) >= 2:
             value = noise / math.sqrt(math.prod(shape[1:]))
         else:

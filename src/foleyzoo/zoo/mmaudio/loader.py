@@ -81,15 +81,19 @@ def verify_file(path: Path, released: ReleasedFile) -> None:
     with path.open("rb") as stream:
         while chunk := stream.read(_CHUNK):
             digest.update(chunk)
-    if digest.hexdigest() != released.sha256:
+    if digest.hexdigest() not in (released.sha256, *released.other_sha256):
         raise ConfigError(
             f"{what}: SHA-256 {digest.hexdigest()} is not the published {released.sha256} of {released.file}; "
             "download it again, or pass verify=False for weights of your own"
         )
 
 
-def read_state_dict(path: str | Path, variant: str) -> dict[str, Tensor]:
-    """The plain state dict in ``path``, read with ``weights_only=True`` (memory-mapped where the format allows)."""
+def read_state_dict(path: str | Path, variant: str, container: str | None = None) -> dict[str, Tensor]:
+    """The plain state dict in ``path``, read with ``weights_only=True`` (memory-mapped where the format allows).
+
+    With ``container`` the file is a dictionary holding the state dict under that key (BigVGAN's
+    ``{"generator": state_dict}``).
+    """
     path = Path(path)
     what = f"{path}: MMAudio {variant} weights"
     try:
@@ -99,6 +103,12 @@ def read_state_dict(path: str | Path, variant: str) -> dict[str, Tensor]:
             f"{what}: not a readable PyTorch weights file, or one that holds more than tensors "
             f"({exception_summary(exc)}); a truncated download looks like this too"
         ) from exc
+    if container is not None:
+        if not isinstance(stored, Mapping) or not isinstance(stored.get(container), Mapping):
+            found = ", ".join(repr(key) for key in list(stored)[:5]) if isinstance(stored, Mapping) else ""
+            found = f"keys {found}" if found else f"a {type(stored).__name__}"
+            raise ConfigError(f"{what}: no state dict under {container!r} (found {found})")
+        stored = stored[container]
     if not isinstance(stored, Mapping) or not stored:
         raise ConfigError(f"{what}: not a plain state dict (found {type(stored).__name__})")
     odd = next(

@@ -1,7 +1,8 @@
-"""The manifest of MMAudio's released network files: name, published size and hashes, every key and shape.
+"""The manifests of MMAudio's released files: name, published size and hashes, every key and shape.
 
-``manifest.json`` (package data) is checked before anything is built: a file whose keys or shapes differ
-from its variant's is refused with the first mismatching key, and with the variant it does match, if any.
+``manifest.json`` (package data) lists the denoisers, ``codec_manifest.json`` the codecs (mel-VAEs) and
+vocoders (BigVGAN). Each is checked before anything is built: a file whose keys or shapes differ from its
+variant's is refused with the first mismatching key, and with the variant it does match, if any.
 """
 
 from __future__ import annotations
@@ -16,9 +17,23 @@ from typing import Any
 from foleyzoo.errors import ConfigError
 from foleyzoo.zoo.mmaudio.convert import DROPPED_KEYS
 
-__all__ = ["MANIFEST_PATH", "ReleasedFile", "keys_mismatch", "manifest", "matching_variants", "released_file"]
+__all__ = [
+    "CODEC_MANIFEST_PATH",
+    "MANIFEST_PATH",
+    "ReleasedFile",
+    "codec_manifest",
+    "keys_mismatch",
+    "manifest",
+    "matching_parts",
+    "matching_variants",
+    "released_file",
+    "released_part",
+]
 
 MANIFEST_PATH = Path(__file__).with_name("manifest.json")
+CODEC_MANIFEST_PATH = Path(__file__).with_name("codec_manifest.json")
+PART_SECTIONS = {"codec": "codecs", "vocoder": "vocoders"}
+"""Part kind → its section of ``codec_manifest.json``."""
 
 
 @dataclass(frozen=True)
@@ -26,7 +41,8 @@ class ReleasedFile:
     """One released weights file: its variant, name, where it is published, size and hashes, keys and shapes.
 
     ``size``/``sha256``/``md5`` are None where nothing was published; ``keys`` maps every key the file
-    must hold to its shape (keys MMAudio's loader drops are tolerated besides them).
+    must hold to its shape (keys MMAudio's loader drops are tolerated besides them). ``other_sha256``
+    holds the hashes of earlier published revisions of the same file (same keys), accepted as well.
     """
 
     variant: str
@@ -36,6 +52,7 @@ class ReleasedFile:
     sha256: str | None
     md5: str | None
     keys: dict[str, tuple[int, ...]]
+    other_sha256: tuple[str, ...] = ()
 
 
 @cache
@@ -61,13 +78,52 @@ def released_file(variant: str) -> ReleasedFile:
     )
 
 
-def keys_mismatch(shapes: Mapping[str, Sequence[int]], expected: ReleasedFile) -> str | None:
+@cache
+def codec_manifest() -> dict[str, Any]:
+    """The parsed codec and vocoder manifest (read once)."""
+    return json.loads(CODEC_MANIFEST_PATH.read_text())
+
+
+def released_part(kind: str, variant: str) -> ReleasedFile:
+    """The manifest entry of the released ``kind`` (``"codec"`` or ``"vocoder"``) file of ``variant``.
+
+    Its ``variant`` reads ``"codec 16k"``, ``"vocoder 44k"``…, as messages name it.
+    """
+    files = codec_manifest()[PART_SECTIONS[kind]]
+    if variant not in files:
+        raise ConfigError(f"unknown MMAudio {kind} variant {variant!r}; known: {', '.join(files)}")
+    entry = files[variant]
+    return ReleasedFile(
+        variant=f"{kind} {variant}",
+        file=entry["file"],
+        url=entry["url"],
+        size=entry.get("size"),
+        sha256=entry.get("sha256"),
+        md5=entry.get("md5"),
+        keys={key: tuple(shape) for key, shape in entry["keys"].items()},
+        other_sha256=tuple(entry.get("other_sha256", {})),
+    )
+
+
+def matching_parts(kind: str, shapes: Mapping[str, Sequence[int]]) -> list[str]:
+    """The ``kind`` variants whose released file has exactly these keys and shapes."""
+    return [
+        name
+        for name in codec_manifest()[PART_SECTIONS[kind]]
+        if keys_mismatch(shapes, released_part(kind, name), dropped=()) is None
+    ]
+
+
+def keys_mismatch(
+    shapes: Mapping[str, Sequence[int]], expected: ReleasedFile, dropped: Sequence[str] = DROPPED_KEYS
+) -> str | None:
     """None when ``shapes`` (key → shape) holds exactly the expected keys and shapes, else what differs.
 
     The description starts with the first mismatching key in sorted order and counts the rest.
-    Keys MMAudio's own loader drops (derived buffers) are ignored whatever their shape.
+    Keys in ``dropped`` (by default those MMAudio's own loader drops, derived buffers) are ignored
+    whatever their shape.
     """
-    found = {key: tuple(shape) for key, shape in shapes.items() if key not in DROPPED_KEYS}
+    found = {key: tuple(shape) for key, shape in shapes.items() if key not in dropped}
     missing = sorted(set(expected.keys) - set(found))
     unknown = sorted(set(found) - set(expected.keys))
     reshaped = sorted(key for key in set(found) & set(expected.keys) if found[key] != expected.keys[key])

@@ -1,0 +1,76 @@
+"""Load a released MMAudio VAE file (``v1-16.pth``, ``v1-44.pth``) as an :class:`EDM2MelVAE`, without trusting it.
+
+As for the denoisers: size and SHA-256 against the published ones (``verify``), then — read with
+``torch.load(weights_only=True)`` — exactly the variant's keys and shapes (a file of the other size is
+named as such), then the codec is built on the meta device and loaded strictly with the converted
+weights (names by the table of :mod:`foleyzoo.zoo.mmaudio.codec`, normalisation folded in).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from foleyzoo.codecs.edm2_codec import EDM2MelVAE
+from foleyzoo.errors import ConfigError
+from foleyzoo.zoo.mmaudio.codec import codec_variant, convert_vae_state_dict, stage_count
+from foleyzoo.zoo.mmaudio.loader import read_state_dict, verify_file
+from foleyzoo.zoo.mmaudio.manifest import keys_mismatch, matching_parts, released_part
+
+__all__ = ["build_codec", "load_codec"]
+
+
+def load_codec(
+    path: str | Path, variant: str, *, verify: bool = True, device: torch.device | str = "cpu"
+) -> EDM2MelVAE:
+    """MMAudio's released VAE ``variant`` (``"16k"`` or ``"44k"``) read from ``path``, in eval mode.
+
+    The codec encodes to the VAE's own latents (its posterior mean; ``latent_mean``/``latent_std`` are 0
+    and 1 until :meth:`~EDM2MelVAE.set_latent_statistics`). ``verify=False`` skips the published size and
+    SHA-256 (weights of your own with the same keys); ``device="meta"`` checks the file and loads shapes
+    only. Every problem raises :class:`~foleyzoo.errors.ConfigError` naming the file and the variant.
+    """
+    spec = codec_variant(variant)
+    released = released_part("codec", spec.name)
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise ConfigError(
+            f"{path}: MMAudio codec {variant} weights not found (the released file is {released.url})"
+        )
+    if verify:
+        verify_file(path, released)
+    state = read_state_dict(path, f"codec {variant}")
+    return build_codec(state, variant, source=str(path), device=device)
+
+
+def build_codec(
+    state: Mapping[str, Tensor],
+    variant: str,
+    *,
+    source: str = "state dict",
+    device: torch.device | str = "cpu",
+) -> EDM2MelVAE:
+    """Check ``state`` (MMAudio's names) against the manifest, then build the codec and load it strictly."""
+    spec = codec_variant(variant)
+    shapes = {key: tuple(value.shape) for key, value in state.items()}
+    problem = keys_mismatch(shapes, released_part("codec", spec.name), dropped=())
+    if problem is not None:
+        others = [name for name in matching_parts("codec", shapes) if name != spec.name]
+        hint = f"; the file holds MMAudio's {others[0]} VAE" if others else ""
+        raise ConfigError(f"{source}: not MMAudio's {variant} VAE: {problem}{hint}")
+    with torch.device("meta"):
+        codec = EDM2MelVAE(**spec.codec_arguments())
+    on_meta = torch.device(device).type == "meta"
+    if not on_meta:
+        codec = codec.to_empty(device=device)
+        codec.frontend = codec.frontend.__class__(codec.mel_config).to(device)  # recompute its buffers
+    converted = {
+        f"vae.{key}": value for key, value in convert_vae_state_dict(state, stage_count(state)).items()
+    }
+    converted["latent_mean"] = torch.zeros(spec.latent_dim, device=device)
+    converted["latent_std"] = torch.ones(spec.latent_dim, device=device)
+    codec.load_state_dict(converted, strict=True, assign=on_meta)
+    return codec.eval()
