@@ -25,6 +25,7 @@ import torch
 
 from foleyzoo.errors import MediaError
 from foleyzoo.io.atomic import atomic_output
+from foleyzoo.io.frames import Fit, FrameReading, Pick, Resize, shape_uint8
 
 __all__ = [
     "MediaInfo",
@@ -261,22 +262,40 @@ def probe(path: PathLike) -> MediaInfo:
 
 
 class _FramePicker:
-    """For each instant ``start + k / fps``, keeps the latest decoded frame whose time is <= the instant.
+    """For each sampling instant, keeps the frame :func:`read_video_frames`'s ``pick`` rule chooses.
 
-    Frames arrive one at a time in presentation order; only the held frame is kept at full size, and
-    it is converted (and resized) once, however many instants it fills.
+    ``pick="latest"``: the latest decoded frame whose time is <= the instant ``start + k / fps``.
+    ``pick="next"``: the first frame whose time is >= the instant, instants accumulated as MMAudio's reader
+    does (:func:`foleyzoo.io.frames.accumulated_instants`), compared exactly. Frames arrive one at a time
+    in presentation order; only the held frame is kept at full size, converted (and resized) once,
+    however many instants it fills.
     """
 
-    def __init__(self, fps: float, start: float, count: int | None, size: tuple[int, int] | None) -> None:
+    def __init__(
+        self,
+        fps: float,
+        start: float,
+        count: int | None,
+        size: tuple[int, int] | None,
+        pick: str = "latest",
+        resize: str = "bilinear",
+        fit: str = "squash",
+    ) -> None:
         self.fps, self.start, self.count, self.size = fps, start, count, size
+        self.pick, self.resize, self.fit = pick, resize, fit
         self.picked: list[np.ndarray] = []
         self.held: av.VideoFrame | None = None
         self.held_time = 0.0
         self._held_rgb: np.ndarray | None = None
+        self._elapsed: list[float] = []
 
     def instant(self, k: int) -> float:
         """The time (seconds from the origin) output frame ``k`` shows."""
-        return self.start + k / self.fps
+        if self.pick == "latest":
+            return self.start + k / self.fps
+        while len(self._elapsed) <= k:  # extend the running sum, one step at a time
+            self._elapsed.append(self._elapsed[-1] + 1.0 / self.fps if self._elapsed else 0.0)
+        return self.start + self._elapsed[k]
 
     def wanted(self) -> bool:
         """Whether more output frames are wanted (always, until the end, when no duration was given)."""
@@ -284,6 +303,11 @@ class _FramePicker:
 
     def offer(self, frame: av.VideoFrame, time: float) -> bool:
         """Take the next decoded frame; returns False once every wanted instant is filled."""
+        if self.pick == "next":
+            self._hold(frame, time)
+            while self.wanted() and time >= self.instant(len(self.picked)):
+                self.picked.append(self._held_array())
+            return self.wanted()
         if self.held is None:  # instants before the first frame show the first frame
             self._hold(frame, time)
         while self.wanted() and self.instant(len(self.picked)) < time - TIME_EPS:
@@ -302,8 +326,13 @@ class _FramePicker:
     def _held_array(self) -> np.ndarray:
         if self._held_rgb is None:
             assert self.held is not None
-            height, width = self.size if self.size is not None else (self.held.height, self.held.width)
-            self._held_rgb = self.held.to_ndarray(format="rgb24", width=width, height=height)
+            if self.resize == "bicubic" and self.size is not None:
+                levels = torch.from_numpy(self.held.to_ndarray(format="rgb24")).permute(2, 0, 1)
+                shaped = shape_uint8(levels, self.size, self.fit, "bicubic")
+                self._held_rgb = shaped.permute(1, 2, 0).contiguous().numpy()
+            else:
+                height, width = self.size if self.size is not None else (self.held.height, self.held.width)
+                self._held_rgb = self.held.to_ndarray(format="rgb24", width=width, height=height)
         return self._held_rgb
 
 
@@ -313,20 +342,28 @@ def read_video_frames(
     size: tuple[int, int] | None = None,
     start: float = 0.0,
     duration: float | None = None,
+    pick: Pick = "latest",
+    resize: Resize = "bilinear",
+    fit: Fit = "squash",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Decode a video's frames resampled to ``fps``, streaming, for models that need a fixed frame rate.
 
-    Output frame k shows the instant ``start + k / fps``: the latest decoded frame whose presentation
-    time is at or before it (instants before the first frame show the first frame), so any input rate,
-    variable ones included, maps onto the requested grid. Frames are converted (and resized to
-    ``size = (H, W)``, bilinear) one at a time as they are decoded. With ``duration`` the output has
-    exactly ``round(duration * fps)`` frames, instants past the end repeating the last frame; without
-    it, the output runs to the end of the video.
+    Output frame k shows the instant ``start + k / fps``: with ``pick="latest"`` (the default) the latest
+    decoded frame whose presentation time is at or before it (instants before the first frame show the
+    first frame), so any input rate, variable ones included, maps onto the requested grid; with
+    ``pick="next"`` the first frame at or after it, instants summed as MMAudio's reader sums them
+    (:mod:`foleyzoo.io.frames`). Frames are converted and resized to ``size = (H, W)`` one at a time as
+    they are decoded: ``resize="bilinear"`` by the decoder's scaler, ``"bicubic"`` by torchvision on the
+    8-bit frame (antialiased, MMAudio's way), where ``fit="crop"`` resizes the shorter side and
+    centre-crops instead of squashing. With ``duration`` the output has exactly
+    ``round(duration * fps)`` frames, instants past the end repeating the last frame; without it, the
+    output runs to the end of the video.
 
     Returns ``(frames, times)``: frames ``(T, 3, H, W)`` float32 in [0, 1] and the instants ``(T,)``
     float64 in seconds.
     """
     _check_window(fps, start, duration)
+    FrameReading(pick, resize, fit)  # checks the options
     count = None if duration is None else round(duration * fps)
     with _open_input(path) as container:
         stream = _first_stream(container, "video", path)
@@ -334,7 +371,7 @@ def read_video_frames(
         origin = _origin(container)
         rate = stream.average_rate or stream.guessed_rate
         step = 1.0 / float(rate) if rate else 1.0 / fps
-        picker = _FramePicker(fps, start, count, size)
+        picker = _FramePicker(fps, start, count, size, pick, resize, fit)
         _seek(container, stream, origin + start)
         for frame in container.decode(stream):
             if not picker.offer(frame, _frame_time(frame, origin, picker.held_time + step)):

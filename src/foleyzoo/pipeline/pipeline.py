@@ -34,6 +34,7 @@ from foleyzoo.api import (
     Vocoder,
 )
 from foleyzoo.errors import ConfigError, GenerationError, MediaError
+from foleyzoo.io.frames import FrameReading, accumulated_instants, quantise, shape_uint8
 from foleyzoo.pipeline.bundle import Bundle
 from foleyzoo.pipeline.device import inference_precision, pick_device
 from foleyzoo.pipeline.windows import Window, crossfade, plan_windows, shared_grid
@@ -43,6 +44,8 @@ from foleyzoo.samplers.guidance import CONDITION_NAMES, guided_velocity
 from foleyzoo.vocoders.base import check_vocoder_follows
 
 __all__ = ["FoleyPipeline", "Generated", "VideoFrames"]
+
+DEFAULT_READING = FrameReading()
 
 
 @dataclass(frozen=True)
@@ -56,14 +59,29 @@ class VideoFrames:
     def duration(self) -> float:
         return self.frames.shape[0] / self.fps
 
-    def window(self, fps: float, size: tuple[int, int], start: float, count: int) -> Tensor:
-        """``count`` frames at ``fps`` from ``start`` s, frame k showing the latest source frame at start + k/fps."""
-        instants = start + torch.arange(count, dtype=torch.float64) / fps
-        picks = (instants * self.fps + 1e-6).floor().long().clamp(0, self.frames.shape[0] - 1)
+    def window(
+        self,
+        fps: float,
+        size: tuple[int, int],
+        start: float,
+        count: int,
+        reading: FrameReading = DEFAULT_READING,
+    ) -> Tensor:
+        """``count`` frames at ``fps`` from ``start`` s, chosen and resized as ``reading`` says (see read_video_frames)."""
+        last = self.frames.shape[0] - 1
+        if reading.pick == "next":  # the first source frame at or after each summed instant
+            instants = torch.tensor(accumulated_instants(start, fps, count), dtype=torch.float64)
+            times = torch.arange(self.frames.shape[0], dtype=torch.float64) / self.fps
+            picks = torch.searchsorted(times, instants).clamp(0, last)
+        else:
+            instants = start + torch.arange(count, dtype=torch.float64) / fps
+            picks = (instants * self.fps + 1e-6).floor().long().clamp(0, last)
         chosen = self.frames[picks]
-        if tuple(chosen.shape[-2:]) != tuple(size):
-            chosen = F.interpolate(chosen, size=tuple(size), mode="bilinear", align_corners=False)
-        return chosen
+        if tuple(chosen.shape[-2:]) == tuple(size) and reading.fit == "squash":
+            return chosen
+        if reading.resize == "bicubic":
+            return shape_uint8(quantise(chosen), tuple(size), reading.fit).float().div_(255.0)
+        return F.interpolate(chosen, size=tuple(size), mode="bilinear", align_corners=False)
 
 
 class _VideoFile:
@@ -78,10 +96,19 @@ class _VideoFile:
             raise MediaError(f"{path}: has no video stream (an audio-only file?); give a video")
         self.duration = float(info.duration)
 
-    def window(self, fps: float, size: tuple[int, int], start: float, count: int) -> Tensor:
+    def window(
+        self,
+        fps: float,
+        size: tuple[int, int],
+        start: float,
+        count: int,
+        reading: FrameReading = DEFAULT_READING,
+    ) -> Tensor:
         from foleyzoo.io.media import read_video_frames
 
-        return read_video_frames(self.path, fps, size, start, count / fps)[0]
+        return read_video_frames(
+            self.path, fps, size, start, count / fps, reading.pick, reading.resize, reading.fit
+        )[0]
 
 
 @dataclass(frozen=True)
@@ -137,6 +164,8 @@ class FoleyPipeline:
         self.cfg_scale, self.text_cfg_scale = cfg_scale, text_cfg_scale
         self.visual_size = tuple(data_format.get("visual_size") or (224, 224))
         self.sync_size = tuple(data_format.get("sync_size") or (224, 224))
+        self.visual_reading = FrameReading.of(data_format, "visual")
+        self.sync_reading = FrameReading.of(data_format, "sync")
         window = data_format.get("window") or 8.0
         self.window_frames = max(1, round(float(window) * codec.latent_rate))
         overlap = float(window) / 4 if overlap is None else overlap  # seconds two windows share
@@ -260,10 +289,10 @@ class FoleyPipeline:
             return None
         return self.text_encoder.encode([prompt])
 
-    def _frames(self, source, fps: float, size, window: Window) -> Tensor:
+    def _frames(self, source, fps: float, size, window: Window, reading: FrameReading) -> Tensor:
         start = window.start / self.codec.latent_rate
         count = max(1, round(window.frames / self.codec.latent_rate * fps))
-        return source.window(fps, size, start, count)
+        return source.window(fps, size, start, count, reading)
 
     def _sample_windows(self, group, source, noise, text, negative, sampler, cfg) -> list[Tensor]:
         """Sample a group of equally long windows in one batch; returns each window's latents (T, C)."""
@@ -271,12 +300,18 @@ class FoleyPipeline:
         visual = sync = None
         if source is not None and self.visual_encoder is not None:
             frames = torch.stack(
-                [self._frames(source, self.visual_encoder.fps, self.visual_size, w) for w in group]
+                [
+                    self._frames(source, self.visual_encoder.fps, self.visual_size, w, self.visual_reading)
+                    for w in group
+                ]
             )
             visual = self.visual_encoder.encode(Video(frames.to(self.device), self.visual_encoder.fps))
         if source is not None and self.sync_encoder is not None:
             frames = torch.stack(
-                [self._frames(source, self.sync_encoder.fps, self.sync_size, w) for w in group]
+                [
+                    self._frames(source, self.sync_encoder.fps, self.sync_size, w, self.sync_reading)
+                    for w in group
+                ]
             )
             sync = self.sync_encoder.encode(Video(frames.to(self.device), self.sync_encoder.fps))
         conditions = Conditions(text=_repeat(text, rows), visual=visual, sync=sync)
@@ -303,7 +338,7 @@ class FoleyPipeline:
         features = None
         if encoder is not None and source is not None:
             count = max(1, round(duration * encoder.fps))
-            frames = source.window(encoder.fps, self.visual_size, 0.0, count)
+            frames = source.window(encoder.fps, self.visual_size, 0.0, count, self.visual_reading)
             features = encoder.encode(Video(frames[None].to(self.device), encoder.fps))
         return self.renderer.render(_float_mel(mono), features)
 
