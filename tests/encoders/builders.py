@@ -109,3 +109,32 @@ def save_clip(directory: Path, model) -> Path:
     model.save_pretrained(directory)
     clip_tokenizer().save_pretrained(directory)
     return directory
+
+
+# an open_clip CLIP (QuickGELU, as MMAudio's DFN5B) of 32 × 32 px images in 8 × 8 px patches, CLIP's own
+# 49,408-token vocabulary (open_clip's bundled tokenizer), in a folder laid out as a hub snapshot
+OPEN_CLIP = {
+    "embed_dim": 16,
+    "quick_gelu": True,
+    "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16, "patch_size": 8},
+    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
+}
+
+
+def save_open_clip(folder: Path, model_cfg: dict | None = None, seed: int = 0) -> Path:
+    """``open_clip_config.json`` and random weights (``open_clip_model.safetensors``) of ``model_cfg``."""
+    import json
+
+    import open_clip
+    from safetensors.torch import save_file
+
+    from foleyzoo.zoo.testing import random_state_dict
+
+    model_cfg = OPEN_CLIP if model_cfg is None else model_cfg
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "open_clip_config.json").write_text(json.dumps({"model_cfg": model_cfg}))
+    shapes = {
+        key: tuple(value.shape) for key, value in open_clip.model.CLIP(**model_cfg).state_dict().items()
+    }
+    save_file(random_state_dict(shapes, seed), str(folder / "open_clip_model.safetensors"))
+    return folder

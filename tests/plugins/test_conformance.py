@@ -15,7 +15,16 @@ from typing import Any
 
 import pytest
 import torch
-from tests.encoders.builders import CLIP_TEXT, VISION, VIT, clip_processor, save, save_clip, tiny_t5
+from tests.encoders.builders import (
+    CLIP_TEXT,
+    VISION,
+    VIT,
+    clip_processor,
+    save,
+    save_clip,
+    save_open_clip,
+    tiny_t5,
+)
 from tests.stage_checkpoints import TINY_CODEC, TINY_CONTRASTIVE, TINY_SYNC, write_checkpoint
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPVisionConfig, CLIPVisionModel
 
@@ -53,6 +62,9 @@ SMALL_BUILDS: dict[str, Callable[[Any, Path], Any]] = {
     "CLIPTextEncoder": lambda cls, tmp: cls(
         str(save_clip(tmp / "clip-text", CLIPTextModel(CLIPTextConfig(**CLIP_TEXT))))
     ),
+    "OpenCLIPVisualEncoder": lambda cls, tmp: cls(str(save_open_clip(tmp / "open-clip"))),
+    # MMAudio's way marks all 77 positions real; the contract's mask of real tokens is the other option
+    "OpenCLIPTextEncoder": lambda cls, tmp: cls(str(save_open_clip(tmp / "open-clip")), mask_padding=True),
 }
 
 

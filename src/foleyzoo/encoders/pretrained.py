@@ -25,6 +25,7 @@ from foleyzoo.api import FrameFeatures, Video
 from foleyzoo.errors import ConfigError
 from foleyzoo.io.checkpoints import exception_summary, state_dict_mismatch
 from foleyzoo.io.checkpoints import read_weights as read_state_dict
+from foleyzoo.io.frames import quantise, shape_uint8
 
 __all__ = [
     "FramePreprocess",
@@ -278,6 +279,8 @@ class FramePreprocess:
     interpolation: str = "bicubic"
     round_crop: bool = False
     pad_value: tuple[float, ...] | None = None
+    uint8_resize: bool = False
+    """Resize as torchvision does on 8-bit images (MMAudio's frames): quantise to uint8, resize, scale back."""
 
     def __post_init__(self) -> None:
         if self.resize not in ("none", "exact", "shortest", "cover", "fit"):
@@ -315,7 +318,9 @@ class FramePreprocess:
         """Frames (N, 3, H, W) float in [0, 1] → model input (N, 3, h, w) float32."""
         x = frames.float()
         size = self.resized_size(*x.shape[-2:])
-        if size != tuple(x.shape[-2:]):
+        if size != tuple(x.shape[-2:]) and self.uint8_resize:
+            x = resize_as_uint8(x, size, self.mode)
+        elif size != tuple(x.shape[-2:]):
             smooth = self.mode in ("bilinear", "bicubic")
             x = F.interpolate(
                 x, size=size, mode=self.mode, align_corners=False if smooth else None, antialias=smooth
@@ -345,6 +350,15 @@ class FramePreprocess:
         else:
             top, left = int((height - crop_h) / 2.0), int((width - crop_w) / 2.0)
         return x[..., top : top + crop_h, left : left + crop_w]
+
+
+def resize_as_uint8(frames: Tensor, size: tuple[int, int], mode: str = "bicubic") -> Tensor:
+    """Frames (N, 3, H, W) in [0, 1] → (N, 3, *size) resized by torchvision on 8-bit values (antialiased), in [0, 1].
+
+    Video decoders give 8-bit frames; MMAudio resizes them as such, and torchvision rounds each result to
+    an integer, so a float resize differs by up to half a level. Frames in [0, 1] are quantised first.
+    """
+    return shape_uint8(quantise(frames), size, "squash", mode).float().div_(255.0)
 
 
 def as_floats(values: Iterable[float] | float | None, channels: int = 3) -> tuple[float, ...] | None:

@@ -10,6 +10,7 @@ from foleyzoo.encoders.text.byte import ByteTextEncoder
 if TYPE_CHECKING:
     from foleyzoo.encoders.text.hf_text import CLIPTextEncoder, T5TextEncoder
     from foleyzoo.encoders.text.minilm import MiniLMTextEncoder
+    from foleyzoo.encoders.text.open_clip import OpenCLIPTextEncoder
 
 # The pretrained encoders import transformers (seconds), so they are imported on first use:
 # loading ByteTextEncoder, which imports this package, does not pay for them.
@@ -17,9 +18,16 @@ _LAZY = {
     "T5TextEncoder": "foleyzoo.encoders.text.hf_text",
     "CLIPTextEncoder": "foleyzoo.encoders.text.hf_text",
     "MiniLMTextEncoder": "foleyzoo.encoders.text.minilm",
+    "OpenCLIPTextEncoder": "foleyzoo.encoders.text.open_clip",
 }
 
-__all__ = ["ByteTextEncoder", "CLIPTextEncoder", "MiniLMTextEncoder", "T5TextEncoder"]
+__all__ = [
+    "ByteTextEncoder",
+    "CLIPTextEncoder",
+    "MiniLMTextEncoder",
+    "OpenCLIPTextEncoder",
+    "T5TextEncoder",
+]
 
 
 def __getattr__(name: str) -> Any:

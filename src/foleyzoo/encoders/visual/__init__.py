@@ -10,16 +10,25 @@ from foleyzoo.encoders.visual.tiny_cnn import TinyVisualCNN
 
 if TYPE_CHECKING:
     from foleyzoo.encoders.visual.hf_vision import HFVisionEncoder
+    from foleyzoo.encoders.visual.open_clip import OpenCLIPVisualEncoder
     from foleyzoo.encoders.visual.timm_encoder import TimmVisualEncoder
 
 # The pretrained encoders import transformers or timm (seconds), so they are imported on first use:
 # loading TinyVisualCNN, which imports this package, does not pay for them.
 _LAZY = {
     "HFVisionEncoder": "foleyzoo.encoders.visual.hf_vision",
+    "OpenCLIPVisualEncoder": "foleyzoo.encoders.visual.open_clip",
     "TimmVisualEncoder": "foleyzoo.encoders.visual.timm_encoder",
 }
 
-__all__ = ["HFVisionEncoder", "PanVisualEncoder", "PixelGrid", "TimmVisualEncoder", "TinyVisualCNN"]
+__all__ = [
+    "HFVisionEncoder",
+    "OpenCLIPVisualEncoder",
+    "PanVisualEncoder",
+    "PixelGrid",
+    "TimmVisualEncoder",
+    "TinyVisualCNN",
+]
 
 
 def __getattr__(name: str) -> Any:
