@@ -161,3 +161,23 @@ def test_a_built_in_architecture_with_a_checkpoint_file_loads(tmp_path):
     encoder = OpenCLIPTextEncoder("ViT-S-32", checkpoint=str(tmp_path / "w.safetensors"))
     assert encoder.embed_dim == state["token_embedding.weight"].shape[1]
     assert torch.equal(encoder.model.token_embedding.weight, state["token_embedding.weight"])
+
+
+def test_a_model_cfg_rebuilds_the_encoders_as_a_bundle_does(golden):
+    """From ``model_cfg`` alone (no folder, no weights) plus the saved state dict: the same features."""
+    tensors, metadata, folder = golden
+    prompts = json.loads(metadata["prompts"])
+    for cls, run in (
+        (OpenCLIPVisualEncoder, lambda enc: enc.encode(Video(tensors["frames"].float() / 255.0, 8.0)).values),
+        (OpenCLIPTextEncoder, lambda enc: enc.encode(prompts).tokens),
+    ):
+        original = cls(str(folder))
+        rebuilt = cls(model_cfg=original.model_cfg)
+        assert not torch.equal(run(rebuilt), run(original))  # random until the weights are loaded
+        rebuilt.load_state_dict(original.state_dict())
+        assert torch.equal(run(rebuilt), run(original))
+
+
+def test_a_model_cfg_with_a_foreign_text_tower_is_refused():
+    with pytest.raises(ConfigError, match="only CLIP models with open_clip's own text transformer"):
+        OpenCLIPTextEncoder(model_cfg={"vision_cfg": {}, "text_cfg": {"hf_model_name": "bert"}})

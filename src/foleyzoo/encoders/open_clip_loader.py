@@ -24,8 +24,11 @@ __all__ = [
     "OPENAI_MEAN",
     "OPENAI_STD",
     "OpenCLIPSource",
+    "config_source",
     "import_open_clip",
     "load_open_clip",
+    "model_config",
+    "tokenizer_for",
 ]
 
 DFN5B_CLIP = "hf-hub:apple/DFN5B-CLIP-ViT-H-14-384"
@@ -134,12 +137,21 @@ def resolve_source(model: str, checkpoint: str | None = None, download: bool = F
     return OpenCLIPSource(folder=None, config=None, architecture=model, weights=weights, label=model)
 
 
+def model_config(source: OpenCLIPSource) -> dict[str, Any]:
+    """The ``model_cfg`` the source's model is built from (a folder's, or open_clip's for a built-in name)."""
+    if source.config is not None:
+        return dict(source.config["model_cfg"])
+    return dict(import_open_clip().get_model_config(source.architecture))
+
+
 def _build(source: OpenCLIPSource) -> nn.Module:
     open_clip = import_open_clip()
-    name = f"local-dir:{source.folder}" if source.folder is not None else source.architecture
     previous = logging.root.manager.disable
     logging.disable(logging.WARNING)  # "no pretrained weights loaded": foleyzoo loads them next
     try:
+        if source.folder is None and source.config is not None:  # a bare model_cfg (a bundle's part)
+            return open_clip.model.CLIP(**source.config["model_cfg"])
+        name = f"local-dir:{source.folder}" if source.folder is not None else source.architecture
         return open_clip.create_model(name, load_weights=False)
     except Exception as exc:
         raise ConfigError(
@@ -149,11 +161,43 @@ def _build(source: OpenCLIPSource) -> nn.Module:
         logging.disable(previous)
 
 
+def config_source(model_cfg: dict[str, Any], checkpoint: str | None = None) -> OpenCLIPSource:
+    """A source that is a ``model_cfg`` alone: the architecture, weights from ``checkpoint`` or none.
+
+    This is how a bundle rebuilds an open_clip encoder: the architecture from its config, the weights
+    from the bundle's own safetensors file.
+    """
+    if not isinstance(model_cfg, dict) or not isinstance(model_cfg.get("vision_cfg"), dict):
+        raise ConfigError(
+            f"model_cfg must be an open_clip model config with a 'vision_cfg', not {model_cfg!r:.80}"
+        )
+    if model_cfg.get("custom_text") or "hf_model_name" in (model_cfg.get("text_cfg") or {}):
+        raise ConfigError(
+            "model_cfg: only CLIP models with open_clip's own text transformer can be built from a config"
+        )
+    weights = None if checkpoint is None else Path(checkpoint).expanduser()
+    return OpenCLIPSource(
+        folder=None, config={"model_cfg": model_cfg}, architecture=None, weights=weights, label="model_cfg"
+    )
+
+
 def load_open_clip(
-    model: str, checkpoint: str | None = None, download: bool = False, require_weights: bool = True
+    model: str,
+    checkpoint: str | None = None,
+    download: bool = False,
+    require_weights: bool = True,
+    model_cfg: dict[str, Any] | None = None,
 ) -> tuple[nn.Module, OpenCLIPSource]:
-    """An open_clip ``CLIP`` in eval mode, its weights loaded strictly, and where it came from."""
-    source = resolve_source(model, checkpoint, download)
+    """An open_clip ``CLIP`` in eval mode, its weights loaded strictly, and where it came from.
+
+    With ``model_cfg`` the model is that architecture (``model`` is ignored), its weights from
+    ``checkpoint`` or, when ``require_weights`` is False, left for the caller (a bundle) to load.
+    """
+    source = (
+        resolve_source(model, checkpoint, download)
+        if model_cfg is None
+        else config_source(model_cfg, checkpoint)
+    )
     clip = _build(source)
     if source.weights is None:
         if require_weights:
@@ -170,3 +214,14 @@ def load_open_clip(
         raise ConfigError(f"{source.weights}: not the weights of {source.label}: {problem}")
     clip.load_state_dict(stored, strict=True)
     return clip.eval(), source
+
+
+def tokenizer_for(source: OpenCLIPSource) -> Any:
+    """open_clip's tokenizer for the source's model (CLIP's BPE for a model with open_clip's text transformer)."""
+    open_clip = import_open_clip()
+    if source.folder is not None:
+        return open_clip.get_tokenizer(f"local-dir:{source.folder}")
+    if source.architecture is not None:
+        return open_clip.get_tokenizer(source.architecture)
+    text = (source.config or {}).get("model_cfg", {}).get("text_cfg", {})
+    return open_clip.tokenizer.SimpleTokenizer(context_length=int(text.get("context_length", 77)))

@@ -8,13 +8,14 @@ model with a CLIP text tower.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from foleyzoo.api import TextEncoder, TextFeatures
-from foleyzoo.encoders.open_clip_loader import DFN5B_CLIP, import_open_clip, load_open_clip
+from foleyzoo.encoders.open_clip_loader import DFN5B_CLIP, load_open_clip, model_config, tokenizer_for
 from foleyzoo.encoders.pretrained import FrozenMixin, freeze_module
 from foleyzoo.errors import ConfigError
 
@@ -46,7 +47,8 @@ class OpenCLIPTextEncoder(FrozenMixin, TextEncoder):
     (one folder serves both; each keeps its own tower). The tokenizer is open_clip's for that model
     (DFN5B: CLIP's BPE, 77 tokens). ``normalize`` L2-normalises each position; ``mask_padding=False`` (MMAudio's
     way) marks all positions real, padding included; True masks the positions after the end token. The
-    pooled vector is the state at the end token.
+    pooled vector is the state at the end token. ``model_cfg`` builds the architecture alone, as for the
+    visual encoder.
     """
 
     api_version = "1.0"
@@ -59,14 +61,14 @@ class OpenCLIPTextEncoder(FrozenMixin, TextEncoder):
         normalize: bool = True,
         mask_padding: bool = False,
         freeze: bool = True,
+        model_cfg: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
-        clip, source = load_open_clip(model, checkpoint, download)
+        clip, source = load_open_clip(model, checkpoint, download, model_cfg is None, model_cfg)
+        self.model_cfg = model_config(source)
         if not hasattr(clip, "token_embedding"):
             raise ConfigError(f"{source.label}: has no CLIP text transformer (a custom text tower?)")
-        open_clip = import_open_clip()
-        name = f"local-dir:{source.folder}" if source.folder is not None else str(source.architecture)
-        self.tokenizer = open_clip.get_tokenizer(name)
+        self.tokenizer = tokenizer_for(source)
         self.source, self.frozen = source.label, freeze
         self.normalize, self.mask_padding = normalize, mask_padding
         self.model = _TextTower(clip)

@@ -8,13 +8,20 @@ embedding: (B, T, 1024). This encoder does the same for any open_clip model.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from foleyzoo.api import FrameFeatures, Video, VisualEncoder
-from foleyzoo.encoders.open_clip_loader import DFN5B_CLIP, OPENAI_MEAN, OPENAI_STD, load_open_clip
+from foleyzoo.encoders.open_clip_loader import (
+    DFN5B_CLIP,
+    OPENAI_MEAN,
+    OPENAI_STD,
+    load_open_clip,
+    model_config,
+)
 from foleyzoo.encoders.pretrained import FramePreprocess, FrozenMixin, encode_frames, freeze_module
 
 __all__ = ["OpenCLIPVisualEncoder"]
@@ -35,7 +42,8 @@ class OpenCLIPVisualEncoder(FrozenMixin, VisualEncoder):
     or a built-in open_clip architecture with ``checkpoint=`` a weight file. Only the image tower is kept.
     Frames of another size are squashed (no crop) to the model's size, resized on 8-bit values as
     torchvision does (``uint8_resize``, MMAudio's way); ``batch_size`` bounds how many frames go through at
-    once (None: all).
+    once (None: all). ``model_cfg`` (an open_clip model config) builds the architecture alone, its
+    weights loaded afterwards (as a bundle does) or from ``checkpoint=``; :attr:`model_cfg` holds it.
     """
 
     api_version = "1.0"
@@ -52,9 +60,11 @@ class OpenCLIPVisualEncoder(FrozenMixin, VisualEncoder):
         std: Sequence[float] = OPENAI_STD,
         batch_size: int | None = None,
         freeze: bool = True,
+        model_cfg: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
-        clip, source = load_open_clip(model, checkpoint, download)
+        clip, source = load_open_clip(model, checkpoint, download, model_cfg is None, model_cfg)
+        self.model_cfg = model_config(source)
         self.source, self.frozen = source.label, freeze
         self._fps, self.normalize = float(fps), normalize
         self.batch_size = batch_size
