@@ -111,6 +111,10 @@ S16K = NetworkShape(
 """MMAudio-S-16k's network (hidden 448, 7 heads, 4 joint + 8 single blocks) at its 8 s training shape."""
 
 
+FEATURE_RATES = {"Synchformer": 24.0}
+"""Sync encoders whose features come at another rate than the frames they read (Synchformer: 25 fps in)."""
+
+
 def _recipe_init_args(recipe: dict[str, Any], part: str) -> dict[str, Any]:
     return dict(recipe["model"]["init_args"][part].get("init_args") or {})
 
@@ -119,7 +123,8 @@ def shape_from_recipe(path: str | Path, name: str | None = None, batch: int | No
     """The denoiser's shape and one training sample's token counts read from a Kling-Foley recipe.
 
     Durations come from the data section (``clip_duration`` or ``crop_duration``), token counts from the
-    encoders' rates; the text length is the text encoder's ``max_length`` (77 where it has none).
+    encoders' rates (the sync features' from :data:`FEATURE_RATES` where they differ from the frames');
+    the text length is the text encoder's ``max_length`` (77 where it has none).
     """
     path = Path(path)
     recipe = yaml.safe_load(path.read_text())
@@ -127,6 +132,10 @@ def shape_from_recipe(path: str | Path, name: str | None = None, batch: int | No
     data = recipe["data"]["init_args"]
     seconds = float(data.get("clip_duration") or data.get("crop_duration"))
     text = _recipe_init_args(recipe, "text_encoder")
+    sync_class = str(recipe["model"]["init_args"].get("sync_encoder", {}).get("class_path", "")).rpartition(
+        "."
+    )[2]
+    sync_rate = FEATURE_RATES.get(sync_class, float(data["sync_fps"]))
     return NetworkShape(
         name=name or path.stem,
         latent_dim=int(net["latent_dim"]),
@@ -138,8 +147,8 @@ def shape_from_recipe(path: str | Path, name: str | None = None, batch: int | No
         text_dim=int(net["text_dim"]),
         text_tokens=int(text.get("max_length", 77)),
         sync_dim=int(net["sync_dim"]),
-        sync_rate=float(data["sync_fps"]),
-        sync_frames=round(seconds * float(data["sync_fps"])),
+        sync_rate=sync_rate,
+        sync_frames=round(seconds * sync_rate),
         hidden=int(net["hidden"]),
         heads=int(net["heads"]),
         joint_blocks=int(net["joint_blocks"]),

@@ -3,8 +3,9 @@
 The same rules foleyzoo applies when it loads an entry point (right base class, not abstract, name and
 API version), then the behaviour every user of the interface relies on, exercised on a small instance:
 a sampler integrates a known flow, a text encoder's tokens, mask and pooled vector agree with its
-``embed_dim``, a frame encoder keeps its time base and the frame mask, an attention backend equals the
-reference or says why it cannot run, and so on. A failure is an ``AssertionError`` naming the plugin
+``embed_dim``, a frame encoder keeps its time base and the frame mask (or gives one at its feature rate
+when that differs from its frame rate), an attention backend equals the reference or says why it cannot
+run, and so on. A failure is an ``AssertionError`` naming the plugin
 and the broken promise.
 """
 
@@ -134,7 +135,11 @@ def _frame_encoder(encoder: VisualEncoder | SyncEncoder, name: str) -> None:
         f"{name}: features {tuple(features.values.shape)}, not {expected}"
     )
     assert features.fps == rate, f"{name}: features at {features.fps} a second, not {rate}"
-    assert features.mask is not None and torch.equal(features.mask, mask), f"{name}: the frame mask was lost"
+    assert features.mask is not None and features.mask.shape == expected[:2], f"{name}: no (B, T') mask"
+    if rate == encoder.fps:
+        assert torch.equal(features.mask, mask), f"{name}: the frame mask was lost"
+    else:
+        assert bool(features.mask.all()), f"{name}: features of real frames are masked out"
     assert torch.isfinite(features.values).all(), f"{name}: non-finite features"
 
 

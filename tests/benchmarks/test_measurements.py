@@ -143,6 +143,7 @@ def test_shapes_come_from_the_recipes() -> None:
     assert (tiny.hidden, tiny.heads, tiny.joint_blocks, tiny.single_blocks, tiny.batch) == (128, 4, 2, 2, 16)
     kling = shape_from_recipe(REPO_ROOT / "recipes" / "kling.yaml")
     assert (kling.hidden, kling.heads, kling.frames, kling.text_tokens) == (1152, 16, 345, 77)
+    assert (kling.sync_rate, kling.sync_frames) == (24.0, 192)  # Synchformer: 25 fps in, 24 features a second
     assert S16K.tokens == 250 + 64 + 77 and S16K.hidden // S16K.heads == 64
 
 

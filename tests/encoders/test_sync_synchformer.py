@@ -1,4 +1,7 @@
-"""SynchformerEncoder: window segmenting and feature rate, locality, masks, weight loading and freezing."""
+"""Synchformer (the official layout): segmenting as MMAudio, the SyncEncoder interface, loading and refusing files.
+
+Equality with MMAudio's own code is tests/zoo/test_mmaudio_sync_parity.py.
+"""
 
 from __future__ import annotations
 
@@ -7,245 +10,178 @@ from typing import Any
 
 import pytest
 import torch
-from safetensors.torch import save_file
 
 from foleyzoo.api import SyncEncoder, Video, api_version_compatible
-from foleyzoo.encoders.sync.synchformer import SynchformerEncoder
+from foleyzoo.encoders.sync.synchformer import (
+    CHECKPOINT_PREFIX,
+    Synchformer,
+    cut_segments,
+    num_segments,
+    resampled_index,
+)
 from foleyzoo.errors import ConfigError
+from foleyzoo.zoo.mmaudio.manifest import released_sync_file
+from foleyzoo.zoo.mmaudio.sync_parity import FULL_CONFIG
 
-TINY: dict[str, Any] = {"image_size": 32, "patch_size": 16, "embed_dim": 32, "depth": 2, "heads": 2}
+TINY: dict[str, Any] = {"image_size": 32, "patch_size": 16, "embed_dim": 32, "depth": 1, "heads": 2}
 
 
-def tiny(seed: int = 0, **overrides: Any) -> SynchformerEncoder:
+def tiny(seed: int = 0, **overrides: Any) -> Synchformer:
     torch.manual_seed(seed)
-    return SynchformerEncoder(**{**TINY, **overrides})
+    return Synchformer(**{**TINY, **overrides}).eval()
 
 
 def clip(frames: int, batch: int = 2, size: int = 32, seed: int = 1) -> torch.Tensor:
-    generator = torch.Generator().manual_seed(seed)
-    return torch.rand(batch, frames, 3, size, size, generator=generator)
+    return torch.rand(batch, frames, 3, size, size, generator=torch.Generator().manual_seed(seed))
+
+
+def prefixed(model: Synchformer) -> dict[str, torch.Tensor]:
+    return {CHECKPOINT_PREFIX + key: value.clone() for key, value in model.state_dict().items()}
+
+
+def test_is_a_sync_encoder_at_mmaudios_rates() -> None:
+    model = tiny()
+    assert isinstance(model, SyncEncoder) and api_version_compatible(Synchformer.api_version)
+    assert (model.fps, model.feature_rate, model.embed_dim) == (25.0, 24.0, 32)
+
+
+@pytest.mark.parametrize(
+    ("frames", "segments"), [(15, 0), (16, 1), (23, 1), (24, 2), (25, 2), (200, 24), (250, 30)]
+)
+def test_segments_as_mmaudio_cuts_them(frames: int, segments: int) -> None:
+    """(T − 16) // 8 + 1 segments of 16 frames every 8 (MMAudio's encode_video_with_sync)."""
+    assert num_segments(frames) == segments == max(0, (frames - 16) // 8 + 1)
+    index = torch.arange(frames).view(1, frames, 1)
+    cut = cut_segments(index, segments)[0, :, :, 0]
+    assert cut.shape == (segments, 16)
+    assert all(cut[k].tolist() == list(range(8 * k, 8 * k + 16)) for k in range(segments))
 
 
 @torch.no_grad()
-def encode(model: SynchformerEncoder, frames: torch.Tensor, mask: torch.Tensor | None = None):
-    return model.encode(Video(frames, fps=24.0, mask=mask))
-
-
-def test_is_a_sync_encoder_of_a_compatible_api() -> None:
+def test_mmaudio_features_concatenate_eight_features_a_segment() -> None:
     model = tiny()
-    assert isinstance(model, SyncEncoder)
-    assert api_version_compatible(SynchformerEncoder.api_version)
-    assert (model.fps, model.feature_rate, model.embed_dim) == (24.0, 24.0, 32)
+    frames = 2 * clip(40) - 1
+    features = model.mmaudio_features(frames)
+    assert features.shape == (2, 8 * num_segments(40), 32) == (2, 32, 32)
+    second = model.encode_segments(frames[:, 8:24])  # segment 1: frames 8…23
+    assert torch.allclose(features[:, 8:16], second, atol=1e-6)
+    assert torch.allclose(model.mmaudio_features(frames, segments_per_batch=3), features, atol=1e-6)
+    with pytest.raises(ValueError, match="at least 16 frames"):
+        model.mmaudio_features(frames[:, :15])
 
 
-@pytest.mark.parametrize(("frames", "windows"), [(1, 1), (16, 1), (17, 2), (24, 2), (40, 4), (41, 5)])
-def test_one_feature_a_frame_at_the_frame_rate(frames: int, windows: int) -> None:
+@torch.no_grad()
+@pytest.mark.parametrize("frames", [25, 40, 200])
+def test_encode_is_mmaudios_concatenation_at_the_interface_length(frames: int) -> None:
+    """round(T · 24 / 25) features; the first min(8·S, that) are MMAudio's; exactly MMAudio's at 8 s."""
     model = tiny()
-    features = encode(model, clip(frames))
-    assert tuple(features.values.shape) == (2, frames, 32)
-    assert features.fps == model.feature_rate == 24.0
-    assert features.mask is not None and features.mask.dtype == torch.bool and bool(features.mask.all())
-    assert torch.isfinite(features.values).all()
-    assert model.num_windows(frames) == windows
+    video = clip(frames, batch=1)
+    features = model.encode(Video(video, fps=25.0))
+    count = round(frames * 24 / 25)
+    assert features.values.shape == (1, count, 32) and features.fps == 24.0 and bool(features.mask.all())
+    reference = model.mmaudio_features(model.preprocess(video[0])[None])
+    shared = min(count, reference.shape[1])
+    assert torch.allclose(features.values[:, :shared], reference[:, :shared], atol=1e-6)
+    if frames == 200:
+        assert reference.shape[1] == count == 192
 
 
-def test_each_frame_takes_its_feature_from_the_window_it_is_central_in() -> None:
-    owner, position = tiny().frame_owners(48)
-    # windows start at 0, 8, 16, 24, 32; frames 4..11 of each window are its centre half
-    assert owner[:12].tolist() == [0] * 12  # the first window also supplies the leading edge
-    assert owner[12:20].tolist() == [1] * 8 and position[12:20].tolist() == list(range(4, 12))
-    assert owner[36:].tolist() == [4] * 12  # the last window also supplies the trailing edge
-    assert position[36:].tolist() == list(range(4, 16))
-
-
-def test_frames_beyond_one_window_do_not_change_features() -> None:
+@torch.no_grad()
+def test_encode_resamples_to_25_fps_and_fills_masked_frames() -> None:
     model = tiny()
-    frames = clip(64, batch=1)
-    reference = encode(model, frames).values
-
-    later = frames.clone()
-    later[:, 40:] = torch.rand_like(later[:, 40:])  # frames 0..35 come from windows ending at frame 39
-    changed = encode(model, later).values
-    torch.testing.assert_close(changed[:, :36], reference[:, :36], rtol=0, atol=1e-6)
-    assert (changed[:, 44:] - reference[:, 44:]).abs().amax() > 1e-3
-
-    earlier = frames.clone()
-    earlier[:, :32] = torch.rand_like(earlier[:, :32])  # frames 36.. come from windows starting at 32
-    changed = encode(model, earlier).values
-    torch.testing.assert_close(changed[:, 36:], reference[:, 36:], rtol=0, atol=1e-6)
-    assert (changed[:, :28] - reference[:, :28]).abs().amax() > 1e-3
-
-
-def test_a_features_timing_follows_its_frames() -> None:
-    model = tiny()
-    frames = clip(48, batch=1)
-    bumped = frames.clone()
-    bumped[:, 30] = 1.0 - bumped[:, 30]  # frame 30 lies in windows 2 (16..31) and 3 (24..39)
-    delta = (encode(model, bumped).values - encode(model, frames).values).abs().amax(-1)[0]
-    owner, _ = model.frame_owners(48)
-    touched = (owner == 2) | (owner == 3)
-    assert delta[touched].amin() > 1e-4
-    assert delta[~touched].amax() < 1e-6
-
-
-def test_video_mask_propagates_and_batch_padding_does_not_change_features() -> None:
-    model = tiny()
-    frames = clip(40)
-    frames[0, 20:] = 0.0  # row 0 is a 20-frame clip padded to 40
-    mask = torch.ones(2, 40, dtype=torch.bool)
-    mask[0, 20:] = False
-    batched = encode(model, frames, mask)
-    assert torch.equal(batched.mask, mask)
-    alone = encode(model, frames[:1, :20])
-    torch.testing.assert_close(batched.values[0, :20], alone.values[0], rtol=1e-4, atol=1e-5)
-    unmasked = encode(model, frames).values  # without the mask the zero padding leaks into frames 12..19
-    assert (unmasked[0, 12:20] - alone.values[0, 12:]).abs().amax() > 1e-3
-
-
-def test_frames_are_centre_cropped_and_resized() -> None:
-    model = tiny()
-    wide = clip(16, batch=1, size=48)[..., 8:40, :]  # (32, 48): the shorter side already fits
-    torch.testing.assert_close(
-        encode(model, wide).values, encode(model, wide[..., 8:40]).values, rtol=1e-5, atol=1e-5
+    video = clip(64, batch=1)
+    assert resampled_index(64, 50.0, 25.0).tolist() == list(range(0, 64, 2))
+    at_50 = model.encode(Video(video, fps=50.0))
+    at_25 = model.encode(Video(video[:, ::2], fps=25.0))
+    assert torch.equal(at_50.values, at_25.values)
+    mask = torch.ones(1, 32, dtype=torch.bool)
+    mask[:, 20:] = False
+    masked = model.encode(Video(video[:, ::2], fps=25.0, mask=mask))
+    padded = model.encode(
+        Video(torch.cat([video[:, :40:2], video[:, 38:39].expand(-1, 12, -1, -1, -1)], 1), 25.0)
     )
-    # 64 × 128, dark left and bright right edges: halved to 32 × 64, the centre crop sees only the grey middle
-    frame = torch.full((1, 3, 64, 128), 0.5)
-    frame[..., :24], frame[..., 104:] = 0.0, 1.0
-    grey = (0.5 - model.mean) / model.std
-    processed = model.preprocess(frame)
-    assert tuple(processed.shape) == (1, 3, 32, 32)
-    torch.testing.assert_close(processed, grey.expand_as(processed), rtol=0, atol=1e-5)
-    shifted = model.preprocess(torch.roll(frame, 24, dims=-1))  # the dark edge moves into the crop
-    assert (shifted - grey).abs().amax() > 0.5
+    assert torch.equal(masked.values, padded.values)
+    assert (
+        masked.mask.shape == (1, round(32 * 24 / 25))
+        and masked.mask[0, :19].all()
+        and not masked.mask[0, 20:].any()
+    )
 
 
-def test_every_parameter_is_trained_without_a_checkpoint() -> None:
-    model = tiny()
-    assert model.training and not model.frozen
-    model.encode(Video(clip(20), fps=24.0)).values.square().mean().backward()
-    missing = [name for name, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
-    assert missing == []
+def test_preprocessing_is_mmaudios_resize_and_centre_crop() -> None:
+    """Shorter side to 224 (bicubic, antialiased), centre crop 224, mean = std = 0.5: torchvision's v2."""
+    v2 = pytest.importorskip("torchvision.transforms.v2")
+    model = Synchformer(**TINY)
+    frames = clip(3, batch=1, size=56)[0][..., :45, :]  # 45 × 56 pixels
+    transform = v2.Compose(
+        [
+            v2.Resize(32, interpolation=v2.InterpolationMode.BICUBIC),
+            v2.CenterCrop(32),
+            v2.Normalize([0.5] * 3, [0.5] * 3),
+        ]
+    )
+    theirs = transform(frames)  # float frames: no 8-bit rounding
+    ours = model.preprocess(frames)
+    assert ours.shape == (3, 3, 32, 32)
+    assert torch.allclose(ours, theirs.clamp(-1, 1), atol=1e-5)
 
 
-def save_raw(model: SynchformerEncoder, path: Path, how: str) -> str | None:
-    """Write the model's weights the way ``how`` says; returns the key prefix to load them with."""
-    state = {key: value.contiguous() for key, value in model.state_dict().items()}
-    if how == "safetensors":
-        save_file(state, str(path))
-    elif how == "torch":
-        torch.save(state, path)
-    elif how == "nested-prefixed":
-        torch.save({"epoch": 3, "state_dict": {f"vfeat_extractor.{k}": v for k, v in state.items()}}, path)
-        return "vfeat_extractor."
-    elif how == "data-parallel":
-        torch.save({"model": {f"module.{k}": v for k, v in state.items()}}, path)
-    else:
-        model.save_checkpoint(path)
-    return None
+def test_the_manifest_is_the_full_size_network_and_loads_strictly() -> None:
+    """A state dict made from the manifest (official keys, ``vfeat_extractor.`` prefix) loads strictly."""
+    released = released_sync_file()
+    assert (
+        released.file == "synchformer_state_dict.pth" and released.md5 == "5b2f5594b0730f70e41e549b7c94390c"
+    )
+    assert all(key.startswith(CHECKPOINT_PREFIX) for key in released.keys)
+    with torch.device("meta"):
+        model = Synchformer(**FULL_CONFIG)
+        state = {key: torch.empty(shape) for key, shape in released.keys.items()}
+    shapes = {CHECKPOINT_PREFIX + key: tuple(value.shape) for key, value in model.state_dict().items()}
+    assert shapes == released.keys
+    assert len(shapes) == 238 and sum(torch.Size(s).numel() for s in shapes.values()) == 122_440_704
+    model.load_weights({**state, "afeat_extractor.stem.weight": torch.empty(4, device="meta")}, "manifest")
+    assert model.set_aside_keys == ("afeat_extractor.stem.weight",)
 
 
-@pytest.mark.parametrize(
-    ("how", "name"),
-    [
-        ("safetensors", "w.safetensors"),
-        ("torch", "w.pt"),
-        ("nested-prefixed", "w.ckpt"),
-        ("data-parallel", "w.pth"),
-        ("helper", "w.safetensors"),
-        ("helper", "w.pt"),
-    ],
-)
-def test_saved_weights_reload_to_identical_outputs(tmp_path: Path, how: str, name: str) -> None:
-    source = tiny(seed=0)
-    path = tmp_path / name
-    prefix = save_raw(source, path, how)
-    frames = clip(24)
-    source.eval()
-    loaded = SynchformerEncoder(**TINY, checkpoint=str(path), key_prefix=prefix)
-    assert torch.equal(encode(loaded, frames).values, encode(source, frames).values)
-    assert not torch.equal(encode(tiny(seed=5), frames).values, encode(source, frames).values)
+@pytest.mark.parametrize("how", ["prefixed", "nested", "unprefixed"])
+def test_a_file_loads_strictly_and_freezes(tmp_path: Path, how: str) -> None:
+    source = tiny(seed=3)
+    state = prefixed(source)
+    if how == "nested":
+        state = {"model": {**state, "transformer.offset_head.weight": torch.zeros(2)}}
+    elif how == "unprefixed":
+        state = dict(source.state_dict())
+    torch.save(state, tmp_path / "synchformer_state_dict.pth")
+    loaded = Synchformer.from_file(tmp_path / "synchformer_state_dict.pth", **TINY)
+    assert loaded.frozen and not loaded.training and not any(p.requires_grad for p in loaded.parameters())
+    assert loaded.set_aside_keys == (("transformer.offset_head.weight",) if how == "nested" else ())
+    frames = 2 * clip(16) - 1
+    with torch.no_grad():
+        assert torch.equal(loaded.mmaudio_features(frames), source.mmaudio_features(frames))
 
 
-def test_loaded_weights_are_frozen_in_eval_mode(tmp_path: Path) -> None:
-    path = tmp_path / "w.safetensors"
-    tiny().save_checkpoint(path)
-    frozen = SynchformerEncoder(**TINY, checkpoint=str(path))
-    assert frozen.frozen and not frozen.training
-    assert [name for name, p in frozen.named_parameters() if p.requires_grad] == []
-    torch.nn.Sequential(frozen).train()  # a parent switching to training leaves it in eval mode
-    assert not frozen.training
-    trainable = SynchformerEncoder(**TINY, checkpoint=str(path), freeze=False)
-    assert trainable.training and all(p.requires_grad for p in trainable.parameters())
+def test_weights_of_another_shape_are_refused_naming_the_file_and_key(tmp_path: Path) -> None:
+    state = prefixed(tiny())
+    state["vfeat_extractor.temp_embed"] = torch.zeros(1, 4, 32)
+    del state["vfeat_extractor.norm.bias"]
+    path = tmp_path / "other.pth"
+    torch.save(state, path)
+    with pytest.raises(ConfigError) as caught:
+        Synchformer(path, **TINY)
+    message = str(caught.value)
+    assert (
+        str(path) in message and "temp_embed (1, 4, 32) vs (1, 8, 32)" in message and "norm.bias" in message
+    )
+    torch.save({**prefixed(tiny()), "vfeat_extractor.head.weight": torch.zeros(3)}, path)
+    with pytest.raises(ConfigError, match=r"unexpected head\.weight"):
+        Synchformer(path, **TINY)
 
 
-def test_missing_checkpoint_names_the_file(tmp_path: Path) -> None:
-    path = tmp_path / "absent.safetensors"
-    with pytest.raises(ConfigError, match="not found") as info:
-        tiny(checkpoint=str(path))
-    assert str(path) in str(info.value)
-
-
-@pytest.mark.parametrize("name", ["garbage.pt", "garbage.safetensors"])
-def test_garbage_checkpoint_names_the_file(tmp_path: Path, name: str) -> None:
-    path = tmp_path / name
-    path.write_bytes(b"this is not a checkpoint at all\n" * 8)
-    with pytest.raises(ConfigError, match="not a readable checkpoint") as info:
-        tiny(checkpoint=str(path))
-    assert str(path) in str(info.value)
-
-
-def test_checkpoint_without_tensors_names_the_file(tmp_path: Path) -> None:
-    path = tmp_path / "config.pt"
-    torch.save({"lr": 0.1, "epochs": 3}, path)
-    with pytest.raises(ConfigError, match="no state dict of named tensors") as info:
-        tiny(checkpoint=str(path))
-    assert str(path) in str(info.value)
-
-
-def test_another_width_lists_the_mis_shaped_keys(tmp_path: Path) -> None:
-    path = tmp_path / "wide.safetensors"
-    tiny(embed_dim=64).save_checkpoint(path)
-    with pytest.raises(ConfigError) as info:
-        tiny(checkpoint=str(path))
-    message = str(info.value)
-    assert str(path) in message and "shape (stored vs model)" in message
-    assert "blocks.0.attn_time.proj.weight (64, 64) vs (32, 32)" in message
-
-
-def test_another_depth_lists_the_unexpected_keys(tmp_path: Path) -> None:
-    path = tmp_path / "deep.pt"
-    tiny(depth=3).save_checkpoint(path)
-    with pytest.raises(ConfigError) as info:
-        tiny(checkpoint=str(path))
-    assert str(path) in str(info.value) and "unexpected blocks.2." in str(info.value)
-
-
-def test_another_model_lists_the_missing_keys(tmp_path: Path) -> None:
-    path = tmp_path / "linear.pt"
-    torch.save(torch.nn.Linear(4, 4).state_dict(), path)
-    with pytest.raises(ConfigError) as info:
-        tiny(checkpoint=str(path))
-    message = str(info.value)
-    assert str(path) in message and "missing blocks.0." in message and "unexpected bias, weight" in message
-
-
-def test_a_key_prefix_no_key_carries_names_the_file(tmp_path: Path) -> None:
-    path = tmp_path / "w.safetensors"
-    tiny().save_checkpoint(path)
-    with pytest.raises(ConfigError, match="vfeat_extractor") as info:
-        tiny(checkpoint=str(path), key_prefix="vfeat_extractor.")
-    assert str(path) in str(info.value)
-
-
-@pytest.mark.parametrize(
-    ("overrides", "complaint"),
-    [
-        ({"image_size": 40}, "image_size"),
-        ({"window": 15}, "window"),
-        ({"stride": 17}, "stride"),
-        ({"heads": 3}, "embed_dim"),
-    ],
-)
-def test_inconsistent_sizes_are_refused(overrides: dict[str, int], complaint: str) -> None:
-    with pytest.raises(ValueError, match=complaint):
-        tiny(**overrides)
+def test_a_truncated_file_is_refused_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "synchformer_state_dict.pth"
+    torch.save(prefixed(tiny()), path)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(ConfigError, match=r"synchformer_state_dict\.pth: not a readable checkpoint"):
+        Synchformer(path, **TINY)
+    with pytest.raises(ConfigError, match="not found"):
+        Synchformer(tmp_path / "missing.pth", **TINY)

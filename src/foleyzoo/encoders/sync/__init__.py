@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from foleyzoo.encoders.sync.synchformer import SynchformerEncoder
+from foleyzoo.encoders.sync.motionformer import MotionFormerSyncEncoder
+from foleyzoo.encoders.sync.synchformer import Synchformer
 from foleyzoo.encoders.sync.tiny3d import TinySync3DCNN
 
-__all__ = ["SynchformerEncoder", "TinySync3DCNN"]
+__all__ = ["MotionFormerSyncEncoder", "Synchformer", "TinySync3DCNN"]

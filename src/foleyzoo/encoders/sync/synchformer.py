@@ -1,34 +1,89 @@
-"""A Synchformer-style visual sync encoder: overlapping 16-frame windows through a MotionFormer-style video ViT.
+"""Synchformer's visual feature extractor in the official parameter layout (MMAudio's sync features).
 
-Synchformer (Iashin et al. 2024) cuts 24 fps video into 16-frame segments taken every 8 frames; each
-segment goes through a video transformer with 2-frame tubelets and divided space-time attention and
-yields 8 temporal features after spatial pooling. This module does the same and stitches the overlapping
-windows into one feature a frame (see :class:`SynchformerEncoder` for the rule), so features come at
-``feature_rate == fps``. Weights load from a local file in this module's own parameter layout.
+Synchformer (Iashin et al. 2024) reads 25 fps video in segments of 16 frames taken every 8 frames. A
+segment is cut into tubelets of 2 frames × 16 × 16 pixels; with a class token in front, the tokens pass
+through a MotionFormer-style ViT whose blocks attend first across time (each patch position with the
+class token), then across space (each time step with the class token), then apply an MLP. After a final
+LayerNorm the class token is dropped and every time step's patches are pooled by one more transformer
+layer with its own class token: 8 features of 768 a segment. MMAudio concatenates the segments' features
+(8 · S for S segments) and calls them 24 a second.
+
+:class:`Synchformer` holds exactly the parameters of that visual extractor under their official names,
+so the ``vfeat_extractor.*`` part of MMAudio's ``synchformer_state_dict.pth`` (the file av-benchmark's
+DeSync also reads) loads strictly once the prefix is stripped. It was proven equal to MMAudio's own code
+on random weights (``scripts/compare_mmaudio_sync.py``).
+
+``Synchformer`` is registered under that name as a SyncEncoder. foleyzoo's earlier network of this name
+(its own layout, never trained) is :class:`~foleyzoo.encoders.sync.motionformer.MotionFormerSyncEncoder`;
+``foleyzoo.encoders.sync.synchformer.SynchformerEncoder`` still names it, with a DeprecationWarning.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import math
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
-from einops import rearrange
+from einops import rearrange, repeat
 from torch import Tensor, nn
 
 from foleyzoo.api import FrameFeatures, SyncEncoder, Video
+from foleyzoo.encoders.sync import motionformer
+from foleyzoo.encoders.sync.motionformer import fill_invalid_frames
 from foleyzoo.errors import ConfigError
 from foleyzoo.io.checkpoints import read_weights, state_dict_mismatch
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+__all__ = [
+    "CHECKPOINT_PREFIX",
+    "FEATURE_RATE",
+    "FPS",
+    "SEGMENT_FRAMES",
+    "SEGMENT_STEP",
+    "Synchformer",
+    "num_segments",
+]
+
+log = logging.getLogger(__name__)
+
+FPS = 25.0
+"""Frames a second Synchformer reads."""
+FEATURE_RATE = 24.0
+"""MMAudio's nominal rate of the concatenated features: 192 for 8 s (8 per segment, one segment per 8 frames
+less one)."""
+SEGMENT_FRAMES, SEGMENT_STEP, TUBELET = 16, 8, 2
+"""A segment's frames, the frames between segment starts, the frames of one tubelet (one feature)."""
+MEAN = STD = (0.5, 0.5, 0.5)
+CHECKPOINT_PREFIX = "vfeat_extractor."
+"""The prefix of the visual extractor's keys in Synchformer's whole-model state dict."""
 NESTED_KEYS = ("state_dict", "model")
-"""Keys under which a checkpoint file may nest its state dict (Lightning, most training scripts)."""
+LAYER_NORM_EPS = 1e-6
 
 
-class Attention(nn.Module):
-    """Multi-head self-attention over the second-to-last axis, computed by ``scaled_dot_product_attention``."""
+def num_segments(frames: int) -> int:
+    """Segments MMAudio cuts from ``frames`` frames: ``(frames - 16) // 8 + 1``, none below 16 frames."""
+    return max(0, (frames - SEGMENT_FRAMES) // SEGMENT_STEP + 1)
+
+
+def cut_segments(frames: Tensor, count: int) -> Tensor:
+    """Frames (B, T, ...) → segments (B, count, 16, ...); segment k holds frames ``[8k, 8k + 16)``."""
+    starts = torch.arange(count, device=frames.device) * SEGMENT_STEP
+    return frames[:, starts[:, None] + torch.arange(SEGMENT_FRAMES, device=frames.device)]
+
+
+# --------------------------------------------------------------------------- layers
+
+
+class DividedAttention(nn.Module):
+    """Self-attention of a class token followed by F time steps × P patches, along one axis only.
+
+    Every patch token attends to the tokens sharing its position (``axis="time"``) or its time step
+    (``axis="space"``) plus the class token; the class token attends to every token. One packed ``qkv``
+    projection (heads inside each third) and an output ``proj``, as the official ``attn``/``timeattn``.
+    """
 
     def __init__(self, dim: int, heads: int) -> None:
         super().__init__()
@@ -36,13 +91,23 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(dim, 3 * dim)
         self.proj = nn.Linear(dim, dim)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, axis: str, steps: int) -> Tensor:
+        """x (N, 1 + steps · P, D), time-major after the class token → (N, 1 + steps · P, D)."""
         q, k, v = rearrange(self.qkv(x), "n l (three h d) -> three n h l d", three=3, h=self.heads)
-        return self.proj(rearrange(F.scaled_dot_product_attention(q, k, v), "n h l d -> n l (h d)"))
+        token = F.scaled_dot_product_attention(q[:, :, :1], k, v)
+        group = "(n p) h f d" if axis == "time" else "(n f) h p d"
+        q, k_rest, v_rest = (rearrange(t[:, :, 1:], f"n h (f p) d -> {group}", f=steps) for t in (q, k, v))
+        per_group = q.shape[0] // x.shape[0]
+        k_cls, v_cls = (repeat(t[:, :, :1], "n h one d -> (n r) h one d", r=per_group) for t in (k, v))
+        attended = F.scaled_dot_product_attention(
+            q, torch.cat([k_cls, k_rest], dim=2), torch.cat([v_cls, v_rest], dim=2)
+        )
+        attended = rearrange(attended, f"{group} -> n h (f p) d", n=x.shape[0], f=steps)
+        return self.proj(rearrange(torch.cat([token, attended], dim=2), "n h l d -> n l (h d)"))
 
 
 class Mlp(nn.Module):
-    """The transformer's two-layer GELU feed-forward."""
+    """Two linear layers with an exact GELU between them."""
 
     def __init__(self, dim: int, hidden: int) -> None:
         super().__init__()
@@ -54,130 +119,195 @@ class Mlp(nn.Module):
 
 
 class DividedSpaceTimeBlock(nn.Module):
-    """Pre-norm block: attention across time (per patch), then across space (per time step), then the MLP.
+    """Pre-norm residual block: time attention, then space attention, then the MLP.
 
-    Factorising attention keeps its cost linear in time × space instead of quadratic in their product.
+    Official names: ``norm3``/``timeattn`` (time), ``norm1``/``attn`` (space), ``norm2``/``mlp``.
     """
 
     def __init__(self, dim: int, heads: int, mlp_ratio: float) -> None:
         super().__init__()
-        self.norm_time = nn.LayerNorm(dim, eps=1e-6)
-        self.attn_time = Attention(dim, heads)
-        self.norm_space = nn.LayerNorm(dim, eps=1e-6)
-        self.attn_space = Attention(dim, heads)
-        self.norm_mlp = nn.LayerNorm(dim, eps=1e-6)
-        self.mlp = Mlp(dim, round(dim * mlp_ratio))
+        self.norm1 = nn.LayerNorm(dim, eps=LAYER_NORM_EPS)
+        self.attn = DividedAttention(dim, heads)
+        self.timeattn = DividedAttention(dim, heads)
+        self.norm2 = nn.LayerNorm(dim, eps=LAYER_NORM_EPS)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+        self.norm3 = nn.LayerNorm(dim, eps=LAYER_NORM_EPS)
 
-    def forward(self, x: Tensor) -> Tensor:
-        """x (N, t, s, D) tokens of N windows with t time steps of s patches → same shape."""
-        n, t, s, _ = x.shape
-        x_time = rearrange(x, "n t s d -> (n s) t d")
-        x_time = x_time + self.attn_time(self.norm_time(x_time))
-        x_space = rearrange(x_time, "(n s) t d -> (n t) s d", n=n, s=s)
-        x_space = x_space + self.attn_space(self.norm_space(x_space))
-        x_space = x_space + self.mlp(self.norm_mlp(x_space))
-        return rearrange(x_space, "(n t) s d -> n t s d", n=n, t=t)
+    def forward(self, x: Tensor, steps: int) -> Tensor:
+        x = x + self.timeattn(self.norm3(x), "time", steps)
+        x = x + self.attn(self.norm1(x), "space", steps)
+        return x + self.mlp(self.norm2(x))
 
 
-class PatchEmbed(nn.Module):
-    """Tubelets of ``tubelet`` frames × ``patch`` × ``patch`` pixels → one token each (a strided 3-D conv)."""
+class PackedSelfAttention(nn.Module):
+    """Multi-head attention with one packed input projection (``in_proj_weight``/``in_proj_bias``, q, k, v
+    stacked) and ``out_proj``: the parameters of ``torch.nn.MultiheadAttention``, computed by SDPA."""
 
-    def __init__(self, dim: int, patch_size: int, tubelet: int) -> None:
+    def __init__(self, dim: int, heads: int) -> None:
         super().__init__()
-        size = (tubelet, patch_size, patch_size)
+        self.heads = heads
+        self.in_proj_weight = nn.Parameter(torch.empty(3 * dim, dim))
+        self.in_proj_bias = nn.Parameter(torch.zeros(3 * dim))
+        self.out_proj = nn.Linear(dim, dim)
+
+    def first_query(self, x: Tensor) -> Tensor:
+        """x (N, L, D) → the attention output of its first token alone (N, D) (keys and values: all L)."""
+        weight_q, weight_kv = self.in_proj_weight.split([x.shape[-1], 2 * x.shape[-1]])
+        bias_q, bias_kv = self.in_proj_bias.split([x.shape[-1], 2 * x.shape[-1]])
+        q = rearrange(F.linear(x[:, :1], weight_q, bias_q), "n l (h d) -> n h l d", h=self.heads)
+        k, v = rearrange(F.linear(x, weight_kv, bias_kv), "n l (two h d) -> two n h l d", two=2, h=self.heads)
+        return self.out_proj(rearrange(F.scaled_dot_product_attention(q, k, v), "n h 1 d -> n (h d)"))
+
+
+class ClassTokenPooling(nn.Module):
+    """A pre-norm transformer layer over a class token and a set of tokens; returns the class token.
+
+    The official ``spatial_attn_agg`` (a ``torch.nn.TransformerEncoderLayer`` with ``norm_first``, GELU,
+    LayerNorm eps 1e-6) pools one time step's patches into one feature. Only the class token's output is
+    needed, so only its query is computed, and the feed-forward runs on it alone.
+    """
+
+    def __init__(self, dim: int, heads: int, mlp_ratio: float) -> None:
+        super().__init__()
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
+        self.self_attn = PackedSelfAttention(dim, heads)
+        self.linear1 = nn.Linear(dim, int(dim * mlp_ratio))
+        self.linear2 = nn.Linear(int(dim * mlp_ratio), dim)
+        self.norm1 = nn.LayerNorm(dim, eps=LAYER_NORM_EPS)
+        self.norm2 = nn.LayerNorm(dim, eps=LAYER_NORM_EPS)
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        """tokens (N, L, D) → (N, D)."""
+        x = torch.cat([self.cls_token.expand(tokens.shape[0], -1, -1), tokens], dim=1)
+        pooled = x[:, 0] + self.self_attn.first_query(self.norm1(x))
+        return pooled + self.linear2(F.gelu(self.linear1(self.norm2(pooled))))
+
+
+class Conv2dStem(nn.Module):
+    """The official 2-D ``patch_embed``: stored in the released weights, never used (the 3-D one is)."""
+
+    def __init__(self, dim: int, patch_size: int) -> None:
+        super().__init__()
+        self.proj = nn.Conv2d(3, dim, kernel_size=patch_size, stride=patch_size)
+
+
+class TubeletEmbed(nn.Module):
+    """The official ``patch_embed_3d``: tubelets of 2 frames × patch × patch pixels → one token each."""
+
+    def __init__(self, dim: int, patch_size: int) -> None:
+        super().__init__()
+        size = (TUBELET, patch_size, patch_size)
         self.proj = nn.Conv3d(3, dim, kernel_size=size, stride=size)
 
-    def forward(self, windows: Tensor) -> Tensor:
-        """Windows (N, W, 3, H, W) → tokens (N, W / tubelet, patches, D)."""
-        tokens = self.proj(rearrange(windows, "n t c h w -> n c t h w"))
+    def forward(self, segments: Tensor) -> Tensor:
+        """Segments (N, 16, 3, H, W) → tokens (N, 8, P, D), P = (H / patch) · (W / patch)."""
+        tokens = self.proj(rearrange(segments, "n t c h w -> n c t h w"))
         return rearrange(tokens, "n d t gh gw -> n t (gh gw) d")
 
 
-class SynchformerEncoder(SyncEncoder):
-    """Frames (B, T, 3, H, W) at ``fps`` → one sync feature a frame (B, T, D) at ``feature_rate == fps``.
+# --------------------------------------------------------------------------- the encoder
 
-    Segmenting rule (``window`` = 16, ``stride`` = 8 by default): windows start every ``stride`` frames,
-    ``n = max(1, ceil((T - window) / stride) + 1)`` of them, and the clip is padded at the end with copies
-    of its last frame to ``(n - 1) * stride + window`` frames so every frame lies in a window. Each window
-    becomes ``window / tubelet`` tokens (8), spatially mean-pooled; each token stands for its ``tubelet``
-    frames, which gives one feature a frame inside the window. Window k then supplies the features of the
-    frames in its centre, ``[k·stride + m, k·stride + m + stride)`` with margin ``m = (window - stride) // 2``
-    (frames 4 to 11 of each 16-frame window); the first window also supplies frames ``[0, m)`` and the last
-    one every frame after its centre. So the output has exactly T features, one for each input frame
-    (``round(T · feature_rate / fps) = T``), and the feature of frame f depends only on the frames of the
-    window that supplies it: changing frames more than one window away leaves it unchanged.
 
-    The output mask is the video's (all True without one). Frames the video mask marks invalid are replaced
-    by the nearest earlier valid frame before windowing, so a clip's features do not depend on how much
-    padding its batch added after it. Frames are resized (shorter side) and centre-cropped to
-    ``image_size`` and normalised with ``mean``/``std``; they are assumed to be sampled at ``fps``.
+class Synchformer(SyncEncoder):
+    """Synchformer's visual extractor: 25 fps frames → MMAudio's sync features (768 each, 24 a second).
 
-    ``checkpoint`` loads weights from a local ``.safetensors`` or torch file (read with
-    ``weights_only=True``), optionally nested under ``"state_dict"``/``"model"`` and with ``key_prefix``
-    stripped from the keys that carry it (other keys are ignored); the weights must then match strictly.
-    With a checkpoint and ``freeze`` the encoder is frozen: no trainable parameters, always in eval mode.
+    Three ways in:
+
+    - :meth:`mmaudio_features` — frames (B, T, 3, 224, 224) already preprocessed as MMAudio does →
+      exactly MMAudio's ``encode_video_with_sync``: (B, 8 · S, D) with S = :func:`num_segments` (T).
+    - :meth:`encode` — the :class:`~foleyzoo.api.SyncEncoder` interface: a :class:`~foleyzoo.api.Video` in
+      [0, 1] at any rate → ``round(T · 24 / 25)`` features at :attr:`feature_rate` = 24 (T frames at 25
+      fps). Frames at another rate are first resampled to 25 fps (the nearest earlier frame), each frame
+      is resized (shorter side to ``image_size``, bicubic with antialiasing, clamped to [0, 1] like the
+      8-bit frames MMAudio resizes) and centre-cropped, and normalised with mean = std = 0.5. The features
+      are MMAudio's concatenation, cut to that length; the segments it needs past the clip's end read
+      copies of its last frame. For 8 s and 10 s (200 and 250 frames) this is exactly MMAudio's; for other
+      lengths the first ``min(8 · S, round(T · 24 / 25))`` features are. Frames the video's mask marks
+      invalid are replaced by the nearest earlier valid frame; the output mask is the frame mask sampled
+      at each feature's time.
+    - :meth:`encode_segments` — preprocessed segments (N, 16, 3, S, S) → (N, 8, D).
+
+    ``checkpoint`` (or :meth:`from_file`) loads MMAudio's ``synchformer_state_dict.pth``: read with
+    ``weights_only=True``; the ``vfeat_extractor.`` keys, prefix stripped, must match this network
+    exactly (a file of those keys alone, unprefixed, works too). Keys of Synchformer's other parts (its
+    audio extractor and offset classifier) are set aside, named in a log line and in
+    :attr:`set_aside_keys`. Any mismatch raises :class:`~foleyzoo.errors.ConfigError` naming the file
+    and the keys. With a checkpoint and ``freeze`` the encoder has no trainable parameters and stays in
+    eval mode.
+
+    The defaults are the released network (ViT-B, 224 px, 122.4 M parameters). The architecture
+    arguments exist for tests and small experiments; the official code ties the number of spatial
+    positions to 224 / ``patch_size``, so ``image_size`` other than 224 matches no official network.
     """
 
     api_version = "1.0"
 
     def __init__(
         self,
-        fps: float = 24.0,
-        image_size: int = 224,
-        patch_size: int = 16,
-        tubelet: int = 2,
-        window: int = 16,
-        stride: int = 8,
+        checkpoint: str | Path | None = None,
+        *,
+        freeze: bool = True,
         embed_dim: int = 768,
         depth: int = 12,
         heads: int = 12,
         mlp_ratio: float = 4.0,
-        mean: Sequence[float] = IMAGENET_MEAN,
-        std: Sequence[float] = IMAGENET_STD,
-        checkpoint: str | None = None,
-        key_prefix: str | None = None,
-        freeze: bool = True,
+        image_size: int = 224,
+        patch_size: int = 16,
     ) -> None:
         super().__init__()
-        self._frozen = False
         problems = [
             f"{name} ({value}) must be a positive multiple of {unit_name} ({unit})"
             for name, value, unit_name, unit in (
                 ("image_size", image_size, "patch_size", patch_size),
-                ("window", window, "tubelet", tubelet),
                 ("embed_dim", embed_dim, "heads", heads),
             )
             if unit < 1 or value < 1 or value % unit
         ]
-        if not 1 <= stride <= window:
-            problems.append(f"stride ({stride}) must be between 1 and window ({window})")
-        if len(mean) != 3 or len(std) != 3:
-            problems.append(f"mean and std need 3 values each, got {len(mean)} and {len(std)}")
+        if depth < 1:
+            problems.append(f"depth ({depth}) must be at least 1")
         if problems:
             raise ValueError(f"{type(self).__name__}: " + "; ".join(problems))
-        self._fps, self._embed_dim = float(fps), embed_dim
-        self.image_size, self.tubelet, self.window, self.stride = image_size, tubelet, window, stride
-        self.register_buffer(
-            "mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1), persistent=False
-        )
-        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
-
-        self.patch_embed = PatchEmbed(embed_dim, patch_size, tubelet)
-        self.pos_embed_space = nn.Parameter(torch.zeros(1, (image_size // patch_size) ** 2, embed_dim))
-        self.pos_embed_time = nn.Parameter(torch.zeros(1, window // tubelet, embed_dim))
+        self._frozen = False
+        self._embed_dim = embed_dim
+        self.image_size, self.patch_size = image_size, patch_size
+        self.config = {
+            "embed_dim": embed_dim,
+            "depth": depth,
+            "heads": heads,
+            "mlp_ratio": mlp_ratio,
+            "image_size": image_size,
+            "patch_size": patch_size,
+        }
+        self.set_aside_keys: tuple[str, ...] = ()
+        steps, positions = SEGMENT_FRAMES // TUBELET, (image_size // patch_size) ** 2
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
+        self.pos_embed = nn.Parameter(torch.zeros(1, 1 + positions, embed_dim))
+        self.temp_embed = nn.Parameter(torch.zeros(1, steps, embed_dim))
+        self.patch_embed = Conv2dStem(embed_dim, patch_size)
+        self.patch_embed_3d = TubeletEmbed(embed_dim, patch_size)
         self.blocks = nn.ModuleList(DividedSpaceTimeBlock(embed_dim, heads, mlp_ratio) for _ in range(depth))
-        self.norm = nn.LayerNorm(embed_dim, eps=1e-6)
+        self.norm = nn.LayerNorm(embed_dim, eps=LAYER_NORM_EPS)
+        self.spatial_attn_agg = ClassTokenPooling(embed_dim, heads, mlp_ratio)
+        self.patch_embed.requires_grad_(False)
+        self.register_buffer("mean", torch.tensor(MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(STD).view(1, 3, 1, 1), persistent=False)
         self._init_weights()
         if checkpoint is not None:
-            self.load_pretrained(checkpoint, key_prefix)
+            self.load_checkpoint(checkpoint)
             if freeze:
                 self._frozen = True
                 self.requires_grad_(False)
                 self.eval()
 
+    @classmethod
+    def from_file(cls, path: str | Path, **kwargs: Any) -> Synchformer:
+        """The network with the weights of ``path`` (MMAudio's ``synchformer_state_dict.pth``) loaded."""
+        return cls(checkpoint=path, **kwargs)
+
     def _init_weights(self) -> None:
-        nn.init.trunc_normal_(self.pos_embed_space, std=0.02)
-        nn.init.trunc_normal_(self.pos_embed_time, std=0.02)
+        for parameter in (self.cls_token, self.pos_embed, self.temp_embed, self.spatial_attn_agg.cls_token):
+            nn.init.trunc_normal_(parameter, std=0.02)
+        nn.init.xavier_uniform_(self.spatial_attn_agg.self_attn.in_proj_weight)
         for module in self.modules():
             if isinstance(module, nn.Linear):
                 nn.init.trunc_normal_(module.weight, std=0.02)
@@ -185,11 +315,11 @@ class SynchformerEncoder(SyncEncoder):
 
     @property
     def fps(self) -> float:
-        return self._fps
+        return FPS
 
     @property
     def feature_rate(self) -> float:
-        return self._fps
+        return FEATURE_RATE
 
     @property
     def embed_dim(self) -> int:
@@ -197,119 +327,147 @@ class SynchformerEncoder(SyncEncoder):
 
     @property
     def frozen(self) -> bool:
-        """True when loaded pretrained weights are frozen (no gradients, eval mode kept)."""
+        """True when loaded weights are frozen (no gradients, eval mode kept)."""
         return self._frozen
 
-    def train(self, mode: bool = True) -> SynchformerEncoder:
+    def train(self, mode: bool = True) -> Synchformer:
         """Like ``nn.Module.train``, except that a frozen encoder stays in eval mode."""
         return super().train(mode and not self._frozen)
 
-    # ------------------------------------------------------------------ encoding
+    # ------------------------------------------------------------------ computing
 
-    def num_windows(self, frames: int) -> int:
-        """How many windows cover ``frames`` frames: ``max(1, ceil((frames - window) / stride) + 1)``."""
-        return max(1, -(-(frames - self.window) // self.stride) + 1)
+    def encode_segments(self, segments: Tensor) -> Tensor:
+        """Preprocessed segments (N, 16, 3, S, S) → 8 features each (N, 8, D)."""
+        if segments.dim() != 5 or segments.shape[1] != SEGMENT_FRAMES or segments.shape[2] != 3:
+            raise ValueError(f"segments must be (N, {SEGMENT_FRAMES}, 3, H, W), got {tuple(segments.shape)}")
+        tokens = self.patch_embed_3d(segments)
+        steps, positions = tokens.shape[1:3]
+        if positions != self.pos_embed.shape[1] - 1:
+            raise ValueError(
+                f"segments of {tuple(segments.shape[-2:])} pixels give {positions} patches; this network "
+                f"has {self.pos_embed.shape[1] - 1} positions ({self.image_size} px, patch {self.patch_size})"
+            )
+        grid = self.pos_embed[:, None, 1:] + self.temp_embed[:, :, None]  # (1, steps, P, D)
+        x = torch.cat(
+            [
+                (self.cls_token + self.pos_embed[:, :1]).expand(tokens.shape[0], -1, -1),
+                rearrange(tokens + grid, "n t p d -> n (t p) d"),
+            ],
+            dim=1,
+        )
+        for block in self.blocks:
+            x = block(x, steps)
+        x = rearrange(self.norm(x[:, 1:]), "n (t p) d -> (n t) p d", t=steps)
+        return rearrange(self.spatial_attn_agg(x), "(n t) d -> n t d", t=steps)
 
-    def frame_owners(self, frames: int, device: torch.device | None = None) -> tuple[Tensor, Tensor]:
-        """For each frame, the window whose feature it takes and its position in that window: two (T,) tensors."""
-        index = torch.arange(frames, device=device)
-        margin = (self.window - self.stride) // 2
-        owner = torch.div(index - margin, self.stride, rounding_mode="floor")
-        owner = owner.clamp(0, self.num_windows(frames) - 1)
-        return owner, index - owner * self.stride
+    def mmaudio_features(self, frames: Tensor, segments_per_batch: int | None = None) -> Tensor:
+        """MMAudio's ``encode_video_with_sync``: preprocessed frames (B, T, 3, S, S) → (B, 8 · S, D).
+
+        S = :func:`num_segments` (T); segment k is frames ``[8k, 8k + 16)`` and its 8 features follow
+        those of segment k − 1. ``segments_per_batch`` bounds how many segments run at once.
+        """
+        if frames.dim() != 5 or frames.shape[2] != 3:
+            raise ValueError(f"frames must be (B, T, 3, H, W), got {tuple(frames.shape)}")
+        count = num_segments(frames.shape[1])
+        if count < 1:
+            raise ValueError(f"Synchformer needs at least {SEGMENT_FRAMES} frames, got {frames.shape[1]}")
+        segments = rearrange(cut_segments(frames, count), "b s t c h w -> (b s) t c h w")
+        step = segments.shape[0] if segments_per_batch is None else max(1, segments_per_batch)
+        features = torch.cat(
+            [self.encode_segments(segments[i : i + step]) for i in range(0, segments.shape[0], step)]
+        )
+        return rearrange(features, "(b s) t d -> b (s t) d", b=frames.shape[0])
 
     def preprocess(self, frames: Tensor) -> Tensor:
-        """Frames (N, 3, H, W) in [0, 1] → resized (shorter side), centre-cropped, normalised (N, 3, S, S)."""
+        """Frames (N, 3, H, W) in [0, 1] → (N, 3, S, S): shorter side to S (bicubic, antialiased, clamped
+        to [0, 1]), centre crop, (x − 0.5) / 0.5, as MMAudio's ``sync_transform``."""
         size = self.image_size
         height, width = frames.shape[-2:]
         if (height, width) != (size, size):
-            scale = size / min(height, width)
-            new_size = (max(size, round(height * scale)), max(size, round(width * scale)))
-            frames = F.interpolate(
-                frames, size=new_size, mode="bilinear", align_corners=False, antialias=True
-            )
-            top, left = (new_size[0] - size) // 2, (new_size[1] - size) // 2
+            if height <= width:
+                new_size = (size, int(size * width / height))
+            else:
+                new_size = (int(size * height / width), size)
+            frames = F.interpolate(frames, size=new_size, mode="bicubic", align_corners=False, antialias=True)
+            frames = frames.clamp(0.0, 1.0)
+            top = round((new_size[0] - size) / 2.0)
+            left = round((new_size[1] - size) / 2.0)
             frames = frames[..., top : top + size, left : left + size]
         return (frames - self.mean.to(frames)) / self.std.to(frames)
 
-    def encode_windows(self, windows: Tensor) -> Tensor:
-        """Preprocessed windows (N, window, 3, S, S) → per-time-step features (N, window / tubelet, D)."""
-        tokens = self.patch_embed(windows)
-        tokens = tokens + self.pos_embed_space[:, None] + self.pos_embed_time[:, :, None]
-        for block in self.blocks:
-            tokens = block(tokens)
-        return self.norm(tokens.mean(2))
-
     def encode(self, video: Video) -> FrameFeatures:
         frames, mask = video.frames, video.mask
+        if video.fps > 0 and not math.isclose(video.fps, FPS):
+            index = resampled_index(frames.shape[1], video.fps, FPS, frames.device)
+            frames = frames[:, index]
+            mask = None if mask is None else mask[:, index]
         batch, length = frames.shape[:2]
         if mask is not None:
-            frames = _fill_invalid_frames(frames, mask)
+            frames = fill_invalid_frames(frames, mask)
         frames = self.preprocess(rearrange(frames, "b t c h w -> (b t) c h w"))
         frames = rearrange(frames, "(b t) c h w -> b t c h w", b=batch)
-        count = self.num_windows(length)
-        padded = (count - 1) * self.stride + self.window
-        frames = torch.cat([frames, frames[:, -1:].expand(-1, padded - length, -1, -1, -1)], dim=1)
-        starts = torch.arange(count, device=frames.device) * self.stride
-        index = starts[:, None] + torch.arange(self.window, device=frames.device)
-        windows = rearrange(frames[:, index], "b n t c h w -> (b n) t c h w")
-        features = self.encode_windows(windows).repeat_interleave(self.tubelet, dim=1)
-        features = rearrange(features, "(b n) t d -> b n t d", b=batch)
-        owner, position = self.frame_owners(length, frames.device)
-        values = features[:, owner, position]
+        count = max(1, round(length * FEATURE_RATE / FPS))
+        segments = -(-count // (SEGMENT_FRAMES // TUBELET))
+        needed = (segments - 1) * SEGMENT_STEP + SEGMENT_FRAMES
+        if needed > length:
+            frames = torch.cat([frames, frames[:, -1:].expand(-1, needed - length, -1, -1, -1)], dim=1)
+        values = self.mmaudio_features(frames[:, :needed])[:, :count]
+        times = torch.div(
+            torch.arange(count, device=values.device) * FPS, FEATURE_RATE, rounding_mode="floor"
+        )
         if mask is None:
-            mask = torch.ones(batch, length, dtype=torch.bool, device=values.device)
-        return FrameFeatures(values=values, fps=self.feature_rate, mask=mask)
+            out_mask = torch.ones(batch, count, dtype=torch.bool, device=values.device)
+        else:
+            out_mask = mask[:, times.long().clamp(max=length - 1)]
+        return FrameFeatures(values=values, fps=FEATURE_RATE, mask=out_mask)
 
     # ------------------------------------------------------------------ weights
 
-    def load_pretrained(self, path: str | Path, key_prefix: str | None = None) -> None:
-        """Load weights from a local file; a ConfigError naming it when it is unreadable or does not fit."""
-        stored = read_state_dict(path, key_prefix)
-        problem = state_dict_mismatch(self.state_dict(), stored)
-        if problem:
-            raise ConfigError(
-                f"{path}: not a {type(self).__name__} checkpoint of this configuration "
-                f"(embed_dim={self.embed_dim}, depth={len(self.blocks)}, "
-                f"image_size={self.image_size}, window={self.window}): {problem}"
-            )
-        self.load_state_dict(stored, strict=True)
+    def load_checkpoint(self, path: str | Path) -> None:
+        """Load Synchformer's weights from a local file (see the class); ConfigError naming it if they do not fit."""
+        self.load_weights(read_weights(path, "Synchformer", NESTED_KEYS), str(path))
 
-    def save_checkpoint(self, path: str | Path) -> None:
-        """Write the weights to ``path``: safetensors for a ``.safetensors`` name, else ``torch.save``."""
-        state = {key: value.detach().contiguous() for key, value in self.state_dict().items()}
-        if Path(path).suffix == ".safetensors":
-            from safetensors.torch import save_file
-
-            save_file(state, str(path))
-        else:
-            torch.save(state, path)
-
-
-def _fill_invalid_frames(frames: Tensor, mask: Tensor) -> Tensor:
-    """Replace each frame the mask marks invalid by the nearest earlier valid one (the first valid if none)."""
-    index = torch.arange(frames.shape[1], device=frames.device).expand_as(mask)
-    earlier = torch.where(mask, index, torch.full_like(index, -1)).cummax(dim=1).values
-    first = torch.where(mask, index, torch.full_like(index, frames.shape[1])).min(dim=1, keepdim=True).values
-    source = torch.where(earlier >= 0, earlier, first.clamp(max=frames.shape[1] - 1))
-    source = torch.where(mask.any(dim=1, keepdim=True), source, index)
-    return torch.gather(frames, 1, source[:, :, None, None, None].expand_as(frames))
-
-
-def read_state_dict(path: str | Path, key_prefix: str | None = None) -> dict[str, Tensor]:
-    """The tensors of a ``.safetensors`` or torch file, unwrapped from ``NESTED_KEYS`` and with ``key_prefix`` stripped.
-
-    Without ``key_prefix`` a ``module.`` prefix shared by every key (DataParallel) is stripped.
-    """
-    stored = read_weights(path, "Synchformer", NESTED_KEYS)
-    if key_prefix is None and all(key.startswith("module.") for key in stored):
-        key_prefix = "module."
-    if key_prefix:
-        stripped = {
-            key[len(key_prefix) :]: value for key, value in stored.items() if key.startswith(key_prefix)
+    def load_weights(self, stored: Mapping[str, Tensor], source: str) -> None:
+        """Load a state dict in the official layout (``vfeat_extractor.`` keys, or those keys unprefixed)."""
+        own = {
+            key[len(CHECKPOINT_PREFIX) :]: value
+            for key, value in stored.items()
+            if key.startswith(CHECKPOINT_PREFIX)
         }
-        if not stripped:
-            found = ", ".join(sorted(stored)[:6])
-            raise ConfigError(f"{path}: no key starts with key_prefix {key_prefix!r} (found {found} …)")
-        stored = stripped
-    return stored
+        others = tuple(sorted(key for key in stored if not key.startswith(CHECKPOINT_PREFIX)))
+        if not own:
+            own, others = dict(stored), ()
+        problem = state_dict_mismatch(self.state_dict(), own)
+        if problem:
+            settings = ", ".join(f"{key}={value}" for key, value in self.config.items())
+            raise ConfigError(
+                f"{source}: not the weights of Synchformer's visual extractor ({CHECKPOINT_PREFIX}*) for "
+                f"this configuration ({settings}): {problem}"
+            )
+        self.load_state_dict(own, strict=True)
+        self.set_aside_keys = others
+        if others:
+            parts = sorted({key.split(".")[0] for key in others})
+            log.info(
+                "%s: loaded %d keys of %s*; set aside %d keys of Synchformer's other parts (%s)",
+                source,
+                len(own),
+                CHECKPOINT_PREFIX,
+                len(others),
+                ", ".join(parts),
+            )
+
+
+def resampled_index(frames: int, fps: float, target: float, device: torch.device | None = None) -> Tensor:
+    """Indices of the frames shown at ``target`` fps: output frame i is the last source frame at or before
+    time i / target; ``floor(frames · target / fps)`` of them (at least one)."""
+    count = max(1, math.floor(frames * target / fps + 1e-6))
+    index = torch.floor(torch.arange(count, dtype=torch.float64, device=device) * fps / target + 1e-6)
+    return index.long().clamp(max=frames - 1)
+
+
+def __getattr__(name: str) -> Any:
+    """``SynchformerEncoder``, the deprecated name of foleyzoo's own MotionFormerSyncEncoder, still imports."""
+    if name == "SynchformerEncoder":
+        return motionformer.SynchformerEncoder
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,7 +1,8 @@
 """The manifests of MMAudio's released files: name, published size and hashes, every key and shape.
 
 ``manifest.json`` (package data) lists the denoisers, ``codec_manifest.json`` the codecs (mel-VAEs) and
-vocoders (BigVGAN). Each is checked before anything is built: a file whose keys or shapes differ from its
+vocoders (BigVGAN), ``sync_manifest.json`` the keys of Synchformer's visual extractor in
+``synchformer_state_dict.pth``. Each is checked before anything is built: a file whose keys or shapes differ from its
 variant's is refused with the first mismatching key, and with the variant it does match, if any.
 """
 
@@ -20,6 +21,7 @@ from foleyzoo.zoo.mmaudio.convert import DROPPED_KEYS
 __all__ = [
     "CODEC_MANIFEST_PATH",
     "MANIFEST_PATH",
+    "SYNC_MANIFEST_PATH",
     "ReleasedFile",
     "codec_manifest",
     "keys_mismatch",
@@ -28,10 +30,13 @@ __all__ = [
     "matching_variants",
     "released_file",
     "released_part",
+    "released_sync_file",
+    "sync_manifest",
 ]
 
 MANIFEST_PATH = Path(__file__).with_name("manifest.json")
 CODEC_MANIFEST_PATH = Path(__file__).with_name("codec_manifest.json")
+SYNC_MANIFEST_PATH = Path(__file__).with_name("sync_manifest.json")
 PART_SECTIONS = {"codec": "codecs", "vocoder": "vocoders"}
 """Part kind → its section of ``codec_manifest.json``."""
 
@@ -102,6 +107,27 @@ def released_part(kind: str, variant: str) -> ReleasedFile:
         md5=entry.get("md5"),
         keys={key: tuple(shape) for key, shape in entry["keys"].items()},
         other_sha256=tuple(entry.get("other_sha256", {})),
+    )
+
+
+@cache
+def sync_manifest() -> dict[str, Any]:
+    """The parsed manifest of Synchformer's released file (read once)."""
+    return json.loads(SYNC_MANIFEST_PATH.read_text())
+
+
+def released_sync_file() -> ReleasedFile:
+    """``synchformer_state_dict.pth``: its published facts and the keys of its visual extractor
+    (``vfeat_extractor.*``, the part :class:`~foleyzoo.encoders.sync.synchformer.Synchformer` loads)."""
+    entry = sync_manifest()["files"]["synchformer"]
+    return ReleasedFile(
+        variant="synchformer",
+        file=entry["file"],
+        url=entry["url"],
+        size=entry.get("size"),
+        sha256=entry.get("sha256"),
+        md5=entry.get("md5"),
+        keys={key: tuple(shape) for key, shape in entry["keys"].items()},
     )
 
 
