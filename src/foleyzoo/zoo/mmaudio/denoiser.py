@@ -220,14 +220,13 @@ class MMAudioDenoiser(Denoiser):
         return torch.where(present[:, None, None], values.to(dtype), empty)
 
     def _sync_positions(self, sync: Tensor) -> Tensor:
-        """Raw sync features (B, S, D) plus the learned embedding of each feature's place in its 8-feature segment."""
-        batch, length, dim = sync.shape
-        if length % SYNC_SEGMENT_FEATURES:
-            raise ValueError(
-                f"MMAudio reads sync features in segments of {SYNC_SEGMENT_FEATURES}; got {length} features"
-            )
-        segments = sync.reshape(batch, length // SYNC_SEGMENT_FEATURES, SYNC_SEGMENT_FEATURES, dim)
-        return (segments + self.sync_positions).flatten(1, 2)
+        """Raw sync features (B, S, D) plus the learned embedding of each feature's place in its 8-feature segment.
+
+        MMAudio's features come in whole segments; a clip whose last segment is cut short (a window of
+        foleyzoo's that is not a whole number of segments long) keeps the places of the features it has.
+        """
+        place = torch.arange(sync.shape[1], device=sync.device) % SYNC_SEGMENT_FEATURES
+        return sync + self.sync_positions[place]
 
     def _text(self, text: TextFeatures | None) -> tuple[Tensor, Tensor | None]:
         """Raw text tokens (B|1, L, D) with absent rows given the empty prompt's tokens, and their key mask.
