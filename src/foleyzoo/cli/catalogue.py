@@ -49,6 +49,7 @@ HELP_COMMANDS: tuple[tuple[str, ...], ...] = (
     ("codec", "decode"),
     ("codec", "reconstruct"),
     ("export",),
+    ("convert", "mmaudio"),
     ("generate",),
     ("models",),
     ("eval",),

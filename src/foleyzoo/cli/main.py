@@ -36,6 +36,10 @@ FRONT_END_COMMANDS = {
         "foleyzoo.cli.export_cmd:main",
         "write a bundle (config, safetensors, model card) from checkpoints",
     ),
+    "convert": (
+        "foleyzoo.cli.convert_cmd:main",
+        "convert another project's released files into a bundle (convert mmaudio)",
+    ),
     "generate": (
         "foleyzoo.cli.generate_cmd:main",
         "stereo Foley for videos with a bundle (.wav and muxed .mp4)",

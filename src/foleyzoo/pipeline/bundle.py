@@ -246,6 +246,25 @@ def export_bundle(
         "sampler": init_args.get("sampler") if isinstance(init_args.get("sampler"), dict) else None,
         "conditions": list(model.enabled),
     }
+    return write_bundle(output, parts, data_format, generation, card, overwrite=overwrite)
+
+
+def write_bundle(
+    output: str | Path,
+    parts: dict[str, tuple[dict[str, Any], dict[str, Tensor]]],
+    data_format: dict[str, Any],
+    generation: dict[str, Any],
+    card: ModelCard,
+    overwrite: bool = False,
+) -> Path:
+    """Write a bundle folder: ``parts`` (name → its ``{"class_path", "init_args"}`` and state dict), settings, card.
+
+    Written into a temporary folder beside ``output`` and renamed into place, so an interrupted write
+    never leaves a half bundle; an existing ``output`` is replaced only with ``overwrite``.
+    """
+    output = Path(output)
+    if output.exists() and not overwrite:
+        raise ConfigError(f"{output}: already exists; pass --overwrite to replace it")
     bundle_config = {
         "bundle_version": BUNDLE_VERSION,
         "data_format": data_format,

@@ -35,7 +35,10 @@ __all__ = [
     "VocoderVariant",
     "build_vocoder",
     "check_mel_settings",
+    "full_arguments",
     "load_vocoder",
+    "located_weights",
+    "vocoder_arguments",
     "vocoder_variant",
 ]
 
@@ -157,6 +160,25 @@ def check_mel_settings(arguments: Mapping[str, Any], spec: VocoderVariant, sourc
             )
 
 
+def full_arguments(spec: VocoderVariant, architecture: Mapping[str, Any] | None) -> dict[str, Any]:
+    """:class:`BigVGANVocoder` keyword arguments: the codec's mel settings and the generator's architecture."""
+    mel = {key: value for key, value in spec.expected_mel().items() if key in (*MEL_KEYS, "log10")}
+    return {**mel, **(BIGVGAN_V1_16K if architecture is None else architecture)}
+
+
+def located_weights(path: str | Path, variant: str) -> Path:
+    """The weights file of a vocoder given as MMAudio lays it out (the file, or v2's folder)."""
+    spec = vocoder_variant(variant)
+    return _locate(Path(path).expanduser(), spec, released_part("vocoder", spec.name).url)[0]
+
+
+def vocoder_arguments(path: str | Path, variant: str) -> dict[str, Any]:
+    """The :class:`BigVGANVocoder` arguments that rebuild the vocoder at ``path`` (a bundle's part config)."""
+    spec = vocoder_variant(variant)
+    _, config = _locate(Path(path).expanduser(), spec, released_part("vocoder", spec.name).url)
+    return full_arguments(spec, None if config is None else read_architecture(config, spec))
+
+
 def build_vocoder(
     state: Mapping[str, Tensor],
     variant: str,
@@ -179,12 +201,10 @@ def build_vocoder(
         hint = f"; the file holds MMAudio's {others[0]} vocoder" if others else ""
         raise ConfigError(f"{source}: not MMAudio's {variant} vocoder: {problem}{hint}")
     _check_filters(filters, source)
-    arguments = dict(BIGVGAN_V1_16K if architecture is None and spec.name == "16k" else architecture or {})
-    if not arguments:
+    if architecture is None and spec.name != "16k":
         raise ConfigError(f"{source}: the {variant} vocoder's architecture comes from its config.json")
-    mel = {key: value for key, value in spec.expected_mel().items() if key in (*MEL_KEYS, "log10")}
     with torch.device("meta"):
-        vocoder = BigVGANVocoder(**mel, **arguments)
+        vocoder = BigVGANVocoder(**full_arguments(spec, architecture))
     on_meta = torch.device(device).type == "meta"
     if not on_meta:
         vocoder = vocoder.to_empty(device=device)

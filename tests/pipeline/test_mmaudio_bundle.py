@@ -1,0 +1,309 @@
+"""MMAudio's parts written as an ordinary bundle: it rebuilds through the allowlist and generates exactly what
+the parts generate directly, on a video made outside SynthFoley, for the video's whole length.
+
+The parts are MMAudio's architectures at a tiny size with random weights (every parameter redrawn), so
+the round trip of configs, weights, latent statistics and MMAudio's generation settings is checked
+without the released files; reading those files is the loaders' job (tests/zoo).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from tests.encoders.builders import save_open_clip
+
+from foleyzoo.codecs.edm2_codec import EDM2MelVAE
+from foleyzoo.encoders.sync.synchformer import Synchformer
+from foleyzoo.encoders.text.open_clip import OpenCLIPTextEncoder
+from foleyzoo.encoders.visual.open_clip import OpenCLIPVisualEncoder
+from foleyzoo.errors import ConfigError
+from foleyzoo.io.media import probe, write_video
+from foleyzoo.pipeline import Bundle, FoleyPipeline
+from foleyzoo.pipeline.mmaudio import (
+    BundlePart,
+    MMAudioParts,
+    SourceFile,
+    data_format,
+    locate_files,
+    write_mmaudio_bundle,
+)
+from foleyzoo.renderers import DualMono
+from foleyzoo.samplers import EulerSampler
+from foleyzoo.vocoders.bigvgan import BigVGANVocoder
+from foleyzoo.zoo.mmaudio.codec import codec_variant
+from foleyzoo.zoo.mmaudio.denoiser import MMAudioDenoiser
+from foleyzoo.zoo.mmaudio.vocoder import BIGVGAN_V1_16K, full_arguments, vocoder_variant
+from foleyzoo.zoo.testing import random_state_dict
+
+
+def randomised(module: torch.nn.Module, seed: int) -> torch.nn.Module:
+    """Every parameter and float buffer redrawn (zero-initialised layers would make outputs trivial)."""
+    state = module.state_dict()
+    drawn = random_state_dict(
+        {key: value.shape for key, value in state.items() if value.is_floating_point()}, seed
+    )
+    module.load_state_dict({**state, **drawn})
+    return module.eval()
+
+
+@pytest.fixture(scope="module")
+def tiny_parts(tmp_path_factory) -> MMAudioParts:
+    torch.manual_seed(0)
+    clip = save_open_clip(tmp_path_factory.mktemp("clip") / "clip")
+    visual, text = OpenCLIPVisualEncoder(str(clip)), OpenCLIPTextEncoder(str(clip))
+    sync_config = dict(embed_dim=16, depth=1, heads=2, mlp_ratio=2.0, image_size=64, patch_size=16)
+    sync = randomised(Synchformer(**sync_config), 4)
+    architecture = dict(
+        latent_dim=4,
+        clip_dim=visual.embed_dim,
+        sync_dim=sync.embed_dim,
+        text_dim=text.embed_dim,
+        hidden=32,
+        heads=2,
+        joint_blocks=1,
+        single_blocks=1,
+        latent_rate=16000 / 256 / 2,
+    )
+    denoiser = randomised(MMAudioDenoiser(**architecture), 1)
+    with torch.no_grad():
+        denoiser.latent_std.abs_().add_(0.5)
+    codec_args = {**codec_variant("16k").codec_arguments(), "latent_dim": 4, "hidden": 8}
+    codec = randomised(EDM2MelVAE(**codec_args), 2)
+    vocoder_args = full_arguments(vocoder_variant("16k"), {**BIGVGAN_V1_16K, "upsample_initial_channel": 128})
+    vocoder = randomised(BigVGANVocoder(**vocoder_args), 3)
+    with torch.no_grad():  # BigVGAN's weight-norm magnitudes at half gain keep it inside its tanh
+        for parameter in vocoder.parameters():
+            if parameter.dim() >= 2:
+                parameter.mul_(0.5)
+    codec.set_latent_statistics(denoiser.latent_mean, denoiser.latent_std)
+    return MMAudioParts(
+        denoiser=BundlePart("MMAudioDenoiser", architecture, denoiser),
+        codec=BundlePart("EDM2MelVAE", codec_args, codec),
+        vocoder=BundlePart("BigVGANVocoder", vocoder_args, vocoder),
+        visual_encoder=BundlePart(
+            "OpenCLIPVisualEncoder", {"model_cfg": visual.model_cfg, "fps": 8.0}, visual
+        ),
+        text_encoder=BundlePart("OpenCLIPTextEncoder", {"model_cfg": text.model_cfg}, text),
+        sync_encoder=BundlePart("Synchformer", sync_config, sync),
+    )
+
+
+@pytest.fixture(scope="module")
+def moving_shape(tmp_path_factory) -> Path:
+    """6 s at 25 fps, 320 × 240: a disc crossing a grey field (not a SynthFoley clip)."""
+    frames = np.full((150, 240, 320, 3), 90, dtype=np.uint8)
+    rows, cols = np.mgrid[:240, :320]
+    for k in range(150):
+        disc = (rows - 120) ** 2 + (cols - (20 + 2 * k)) ** 2 < 30**2
+        frames[k][disc] = (230, 60, 40)
+    path = tmp_path_factory.mktemp("video") / "disc.mp4"
+    write_video(path, frames, fps=25.0)
+    return path
+
+
+def test_the_bundle_generates_what_its_parts_generate(tiny_parts, moving_shape, tmp_path):
+    sources = [SourceFile("denoiser", "mmaudio_small_16k.pth", 123, "ab" * 32)]
+    bundle_path = write_mmaudio_bundle("small_16k", tiny_parts, tmp_path / "bundle", sources)
+    bundle = Bundle.open(bundle_path)
+    assert bundle.card.licence.startswith("CC-BY-NC-4.0") and "mmaudio_small_16k.pth" in bundle.card.notes
+    assert bundle.config["generation"]["cfg_scale"] == 4.5
+    assert bundle.config["data_format"]["frame_pick"] == "next"
+    from_bundle = FoleyPipeline.from_bundle(bundle_path, device="cpu")
+    direct = FoleyPipeline(
+        codec=tiny_parts.codec.module,
+        denoiser=tiny_parts.denoiser.module,
+        vocoder=tiny_parts.vocoder.module,
+        data_format=data_format(tiny_parts),
+        text_encoder=tiny_parts.text_encoder.module,
+        visual_encoder=tiny_parts.visual_encoder.module,
+        sync_encoder=tiny_parts.sync_encoder.module,
+        renderer=DualMono(),
+        sampler=EulerSampler(steps=25),
+        device="cpu",
+    )
+    ours = from_bundle.generate(moving_shape, prompt="a ball rolling", steps=2, seed=3)
+    theirs = direct.generate(moving_shape, prompt="a ball rolling", steps=2, seed=3)
+    assert ours.samples.shape == (2, 6 * 16000) and ours.sample_rate == 16000  # exactly the video's length
+    assert torch.isfinite(ours.samples).all() and ours.samples.abs().max() > 0
+    assert torch.equal(ours.samples, theirs.samples)
+    assert torch.equal(ours.samples[0], ours.samples[1])  # DualMono
+    silent = from_bundle.generate(moving_shape, prompt="a ball rolling", steps=2, seed=4)
+    assert not torch.equal(silent.samples, ours.samples)  # the seed matters: the audio is not a constant
+
+
+def test_generate_writes_a_wav_and_an_mp4_of_the_videos_length(tiny_parts, moving_shape, tmp_path):
+    from foleyzoo.cli.main import run
+
+    bundle_path = write_mmaudio_bundle("small_16k", tiny_parts, tmp_path / "bundle")
+    code = run(
+        [
+            "generate",
+            "--model",
+            str(bundle_path),
+            "--input",
+            str(moving_shape),
+            "--output",
+            str(tmp_path / "out"),
+            "--steps",
+            "1",
+        ]
+    )
+    assert code == 0
+    wav, mp4 = tmp_path / "out" / "disc.wav", tmp_path / "out" / "disc.mp4"
+    assert probe(wav).duration == pytest.approx(6.0, abs=1e-3)
+    assert probe(mp4).duration == pytest.approx(6.0, abs=0.05) and probe(mp4).has_video
+
+
+def test_a_codec_of_another_latent_size_is_refused(tiny_parts, tmp_path):
+    other = EDM2MelVAE(**{**codec_variant("44k").codec_arguments(), "latent_dim": 40, "hidden": 8})
+    parts = MMAudioParts(**{**tiny_parts.__dict__, "codec": BundlePart("EDM2MelVAE", {}, other)})
+    with pytest.raises(ConfigError, match="the codec makes 40-channel latents, the denoiser takes 4"):
+        write_mmaudio_bundle("small_16k", parts, tmp_path / "bundle")
+    assert not (tmp_path / "bundle").exists()
+
+
+# ------------------------------------------------------------------ locating the files
+
+
+def checkout(root: Path, variant: str = "small_16k") -> Path:
+    """Empty stand-ins for the files of MMAudio's checkout after its download step."""
+    for relative in (
+        f"weights/mmaudio_{variant}.pth",
+        "ext_weights/v1-16.pth",
+        "ext_weights/best_netG.pt",
+        "ext_weights/synchformer_state_dict.pth",
+        "ext_weights/DFN5B-CLIP-ViT-H-14-384/open_clip_config.json",
+    ):
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_bytes(b"")
+    return root
+
+
+def test_files_are_found_where_mmaudios_download_step_puts_them(tmp_path):
+    files = locate_files("small_16k", checkout(tmp_path))
+    assert files.network == tmp_path / "weights" / "mmaudio_small_16k.pth"
+    assert files.vae.name == "v1-16.pth" and files.vocoder.name == "best_netG.pt"
+    assert files.clip == str(tmp_path / "ext_weights" / "DFN5B-CLIP-ViT-H-14-384")
+    moved = tmp_path / "elsewhere.pth"
+    moved.write_bytes(b"")
+    assert locate_files("small_16k", tmp_path, vae=moved).vae == moved
+
+
+def test_a_missing_file_names_the_file_and_the_option_that_sets_it(tmp_path):
+    checkout(tmp_path)
+    (tmp_path / "ext_weights" / "synchformer_state_dict.pth").unlink()
+    with pytest.raises(
+        ConfigError, match=r"synchformer_state_dict.pth: not found; set it with --synchformer"
+    ):
+        locate_files("small_16k", tmp_path)
+    with pytest.raises(ConfigError, match=r"v1-44.pth: not found; set it with --vae"):
+        locate_files("medium_44k", checkout(tmp_path, "medium_44k"))
+
+
+def test_clip_falls_back_to_the_hub_cache_name(tmp_path):
+    checkout(tmp_path)
+    (tmp_path / "ext_weights" / "DFN5B-CLIP-ViT-H-14-384" / "open_clip_config.json").unlink()
+    (tmp_path / "ext_weights" / "DFN5B-CLIP-ViT-H-14-384").rmdir()
+    assert locate_files("small_16k", tmp_path).clip == "hf-hub:apple/DFN5B-CLIP-ViT-H-14-384"
+
+
+def test_nothing_is_downloaded_without_download(tmp_path, monkeypatch):
+    import huggingface_hub
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("downloaded without --download")
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", refuse)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", refuse)
+    with pytest.raises(ConfigError, match="set it with --network"):
+        locate_files("small_16k", tmp_path)
+
+
+def test_download_fetches_into_the_checkout_layout(tmp_path, monkeypatch):
+    import huggingface_hub
+
+    fetched = []
+
+    def fake_file(repo, filename, local_dir):
+        fetched.append((repo, filename))
+        (Path(local_dir) / filename).parent.mkdir(parents=True, exist_ok=True)
+        (Path(local_dir) / filename).write_bytes(b"")
+
+    def fake_snapshot(repo, allow_patterns, local_dir):
+        fetched.append((repo, tuple(allow_patterns)))
+        Path(local_dir).mkdir(parents=True, exist_ok=True)
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_file)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot)
+    files = locate_files("small_16k", tmp_path, download=True)
+    assert ("hkchengrex/MMAudio", "weights/mmaudio_small_16k.pth") in fetched
+    assert ("hkchengrex/MMAudio", "ext_weights/best_netG.pt") in fetched
+    assert (
+        "apple/DFN5B-CLIP-ViT-H-14-384",
+        ("open_clip_config.json", "open_clip_pytorch_model.bin"),
+    ) in fetched
+    assert files.synchformer.is_file()
+    assert json.dumps(str(files.clip))
+
+
+# ------------------------------------------------------------------ the command
+
+
+def test_convert_names_the_missing_file_and_its_option(tmp_path, capsys):
+    from foleyzoo.cli.main import run
+
+    checkout(tmp_path)
+    (tmp_path / "ext_weights" / "v1-16.pth").unlink()
+    code = run(
+        [
+            "convert",
+            "mmaudio",
+            "--variant",
+            "small_16k",
+            "--weights",
+            str(tmp_path),
+            "--output",
+            str(tmp_path / "b"),
+        ]
+    )
+    error = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(error) == 1
+    assert "v1-16.pth: not found; set it with --vae" in error[0]
+    assert not (tmp_path / "b").exists()
+
+
+def test_convert_refuses_a_file_of_another_network_naming_it(tmp_path, capsys):
+    from foleyzoo.cli.main import run
+
+    checkout(tmp_path)
+    torch.save({"not": torch.zeros(2)}, tmp_path / "weights" / "mmaudio_small_16k.pth")
+    code = run(
+        [
+            "convert",
+            "mmaudio",
+            "--variant",
+            "small_16k",
+            "--weights",
+            str(tmp_path),
+            "--output",
+            str(tmp_path / "b"),
+        ]
+    )
+    captured = capsys.readouterr().err
+    assert code == 2
+    assert "warning:" in captured and "converting it as an unknown file" in captured  # size, hash: a warning
+    assert "not MMAudio small_16k weights" in captured  # the keys: the error
+
+
+def test_models_lists_a_converted_bundle_with_its_licence(tiny_parts, tmp_path, monkeypatch, capsys):
+    from foleyzoo.cli.main import run
+
+    monkeypatch.setenv("FOLEYZOO_HOME", str(tmp_path))
+    write_mmaudio_bundle("small_16k", tiny_parts, tmp_path / "mmaudio_small_16k")
+    assert run(["models"]) == 0
+    listing = capsys.readouterr().out
+    assert "mmaudio_small_16k" in listing and "CC-BY-NC-4.0" in listing
