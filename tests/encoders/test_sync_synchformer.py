@@ -87,6 +87,21 @@ def test_encode_is_mmaudios_concatenation_at_the_interface_length(frames: int) -
 
 
 @torch.no_grad()
+@pytest.mark.parametrize("frames", [150, 200, 133])
+def test_segment_count_is_exactly_mmaudios_features_at_any_length(frames: int) -> None:
+    """feature_count="segments": 8 · ((T − 16) // 8 + 1) features, all MMAudio's (6 s: 136, not 144)."""
+    model = tiny(feature_count="segments")
+    video = clip(frames, batch=1)
+    features = model.encode(Video(video, fps=25.0))
+    reference = model.mmaudio_features(model.preprocess(video[0])[None])
+    assert features.values.shape == reference.shape == (1, 8 * num_segments(frames), 32)
+    assert torch.allclose(features.values, reference, atol=1e-6)
+    assert model.config["feature_count"] == "segments"
+    with pytest.raises(ValueError, match="feature_count must be 'rate' or 'segments'"):
+        tiny(feature_count="frames")
+
+
+@torch.no_grad()
 def test_encode_resamples_to_25_fps_and_fills_masked_frames() -> None:
     model = tiny()
     video = clip(64, batch=1)

@@ -55,7 +55,9 @@ def tiny_parts(tmp_path_factory) -> MMAudioParts:
     torch.manual_seed(0)
     clip = save_open_clip(tmp_path_factory.mktemp("clip") / "clip")
     visual, text = OpenCLIPVisualEncoder(str(clip)), OpenCLIPTextEncoder(str(clip))
-    sync_config = dict(embed_dim=16, depth=1, heads=2, mlp_ratio=2.0, image_size=64, patch_size=16)
+    sync_config = dict(
+        embed_dim=16, depth=1, heads=2, mlp_ratio=2.0, image_size=64, patch_size=16, feature_count="segments"
+    )
     sync = randomised(Synchformer(**sync_config), 4)
     architecture = dict(
         latent_dim=4,
@@ -124,6 +126,7 @@ def test_the_bundle_generates_what_its_parts_generate(tiny_parts, moving_shape, 
         renderer=DualMono(),
         sampler=EulerSampler(steps=25),
         device="cpu",
+        encode_empty_prompt=True,
     )
     ours = from_bundle.generate(moving_shape, prompt="a ball rolling", steps=2, seed=3)
     theirs = direct.generate(moving_shape, prompt="a ball rolling", steps=2, seed=3)
@@ -131,8 +134,13 @@ def test_the_bundle_generates_what_its_parts_generate(tiny_parts, moving_shape, 
     assert torch.isfinite(ours.samples).all() and ours.samples.abs().max() > 0
     assert torch.equal(ours.samples, theirs.samples)
     assert torch.equal(ours.samples[0], ours.samples[1])  # DualMono
-    silent = from_bundle.generate(moving_shape, prompt="a ball rolling", steps=2, seed=4)
-    assert not torch.equal(silent.samples, ours.samples)  # the seed matters: the audio is not a constant
+    other = from_bundle.generate(moving_shape, prompt="a ball rolling", steps=2, seed=4)
+    assert not torch.equal(other.samples, ours.samples)  # the seed matters: the audio is not a constant
+    noise = torch.randn(188, 4, generator=torch.Generator().manual_seed(3))  # ceil(6 s × 31.25) frames
+    given = from_bundle.generate(moving_shape, prompt="a ball rolling", steps=2, seed=99, latents=noise)
+    assert torch.equal(given.samples, ours.samples)  # the seed's noise, given as latents
+    with pytest.raises(ConfigError, match=r"latents must be \(frames, channels\) = \(188, 4\)"):
+        from_bundle.generate(moving_shape, steps=1, latents=noise[:100])
 
 
 def test_generate_writes_a_wav_and_an_mp4_of_the_videos_length(tiny_parts, moving_shape, tmp_path):

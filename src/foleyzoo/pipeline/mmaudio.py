@@ -299,7 +299,7 @@ def load_sync_part(path: Path) -> BundlePart:
                 "converting it as an unknown file, checked by its keys and shapes",
                 stacklevel=3,
             )
-    sync = Synchformer.from_file(path)
+    sync = Synchformer.from_file(path, feature_count="segments")  # MMAudio's feature count at every length
     return BundlePart("Synchformer", dict(sync.config), sync)
 
 
@@ -363,6 +363,7 @@ def write_mmaudio_bundle(
         "text_cfg_scale": None,
         "sampler": {"class_path": "EulerSampler", "init_args": {"steps": EULER_STEPS}},
         "conditions": list(CONDITION_NAMES),
+        "encode_empty_prompt": True,  # MMAudio conditions on CLIP's features of "" (prompt and negative)
     }
     return write_bundle(
         output, entries, data_format(parts), generation, model_card(variant, sources or []), overwrite

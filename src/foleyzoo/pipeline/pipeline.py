@@ -128,7 +128,9 @@ class FoleyPipeline:
 
     ``data_format`` is how the training data was sampled (frame rates, sizes, ``window`` seconds); long
     videos are cut into windows of that length sharing ``overlap`` seconds (default: a quarter window),
-    ``window_batch`` of them sampled together.
+    ``window_batch`` of them sampled together. ``encode_empty_prompt`` conditions on the text encoder's
+    features of the empty string where no prompt (or no negative prompt) is given, as MMAudio does,
+    instead of the denoiser's learned placeholder for absent text.
     """
 
     def __init__(
@@ -148,6 +150,7 @@ class FoleyPipeline:
         overlap: float | None = None,
         window_batch: int = 4,
         device: str | torch.device | None = None,
+        encode_empty_prompt: bool = False,
     ) -> None:
         check_vocoder_follows(vocoder, codec)
         if renderer is not None:
@@ -162,6 +165,7 @@ class FoleyPipeline:
             part.to(self.device).eval()
         self.sampler = sampler if sampler is not None else EulerSampler(steps=25)
         self.cfg_scale, self.text_cfg_scale = cfg_scale, text_cfg_scale
+        self.encode_empty_prompt = encode_empty_prompt
         self.visual_size = tuple(data_format.get("visual_size") or (224, 224))
         self.sync_size = tuple(data_format.get("sync_size") or (224, 224))
         self.visual_reading = FrameReading.of(data_format, "visual")
@@ -211,6 +215,7 @@ class FoleyPipeline:
             text_cfg_scale=generation.get("text_cfg_scale"),
             conditions=tuple(generation.get("conditions") or CONDITION_NAMES),
             device=device,
+            encode_empty_prompt=bool(generation.get("encode_empty_prompt", False)),
             **options,
         )
         pipeline.card = bundle.card
@@ -229,11 +234,14 @@ class FoleyPipeline:
         cfg: float | None = None,
         seed: int = 0,
         sampler: Sampler | None = None,
+        latents: Tensor | None = None,
     ) -> Generated:
         """Stereo audio for a video (a file or :class:`VideoFrames`), a prompt, or both.
 
         Without a video, ``duration`` (seconds) is required (text-to-audio); with one, the audio is as long
-        as the video (or ``duration``, when given, from its start).
+        as the video (or ``duration``, when given, from its start). ``latents`` (T, C), T =
+        ceil(duration × latent rate), is the initial noise to use instead of the seed's (to compare with
+        another implementation from the same noise, or to vary the prompt on fixed noise).
         """
         if cfg is not None and not math.isfinite(cfg):
             raise ConfigError(f"the guidance scale (--cfg) must be a finite number, got {cfg}")
@@ -249,8 +257,15 @@ class FoleyPipeline:
         chosen = self._sampler(sampler, steps)
         generator = torch.Generator().manual_seed(seed)
         noise = torch.randn(total, self.codec.latent_dim, generator=generator)  # shared where windows overlap
+        if latents is not None:
+            if tuple(latents.shape) != tuple(noise.shape):
+                raise ConfigError(
+                    f"latents must be (frames, channels) = {tuple(noise.shape)} for {duration:.3f} s, "
+                    f"got {tuple(latents.shape)}"
+                )
+            noise = latents.detach().float().cpu()
         text = self._text(prompt)
-        negative = self._text(negative_prompt) if negative_prompt else None
+        negative = self._text(negative_prompt) if negative_prompt or self.encode_empty_prompt else None
         if negative is not None and self.text_encoder is None:
             raise ConfigError("this model has no text encoder, so it cannot take a negative prompt")
         chunks: list[Tensor] = []
@@ -285,9 +300,9 @@ class FoleyPipeline:
         return chosen
 
     def _text(self, prompt: str | None) -> TextFeatures | None:
-        if not prompt or self.text_encoder is None:
+        if self.text_encoder is None or not (prompt or self.encode_empty_prompt):
             return None
-        return self.text_encoder.encode([prompt])
+        return self.text_encoder.encode([prompt or ""])
 
     def _frames(self, source, fps: float, size, window: Window, reading: FrameReading) -> Tensor:
         start = window.start / self.codec.latent_rate

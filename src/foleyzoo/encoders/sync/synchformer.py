@@ -235,6 +235,10 @@ class Synchformer(SyncEncoder):
     and the keys. With a checkpoint and ``freeze`` the encoder has no trainable parameters and stays in
     eval mode.
 
+    ``feature_count="segments"`` returns MMAudio's count instead, 8 · :func:`num_segments` (T) (at least
+    one segment): what MMAudio's networks were trained on for every clip length, where the default
+    keeps the feature rate (they agree at 8 s and 10 s). Bundles of MMAudio's networks use it.
+
     The defaults are the released network (ViT-B, 224 px, 122.4 M parameters). The architecture
     arguments exist for tests and small experiments; the official code ties the number of spatial
     positions to 224 / ``patch_size``, so ``image_size`` other than 224 matches no official network.
@@ -253,8 +257,12 @@ class Synchformer(SyncEncoder):
         mlp_ratio: float = 4.0,
         image_size: int = 224,
         patch_size: int = 16,
+        feature_count: str = "rate",
     ) -> None:
         super().__init__()
+        if feature_count not in ("rate", "segments"):
+            raise ValueError(f"feature_count must be 'rate' or 'segments', got {feature_count!r}")
+        self.feature_count = feature_count
         problems = [
             f"{name} ({value}) must be a positive multiple of {unit_name} ({unit})"
             for name, value, unit_name, unit in (
@@ -277,6 +285,7 @@ class Synchformer(SyncEncoder):
             "mlp_ratio": mlp_ratio,
             "image_size": image_size,
             "patch_size": patch_size,
+            "feature_count": feature_count,
         }
         self.set_aside_keys: tuple[str, ...] = ()
         steps, positions = SEGMENT_FRAMES // TUBELET, (image_size // patch_size) ** 2
@@ -406,7 +415,10 @@ class Synchformer(SyncEncoder):
             frames = fill_invalid_frames(frames, mask)
         frames = self.preprocess(rearrange(frames, "b t c h w -> (b t) c h w"))
         frames = rearrange(frames, "(b t) c h w -> b t c h w", b=batch)
-        count = max(1, round(length * FEATURE_RATE / FPS))
+        if self.feature_count == "segments":  # MMAudio's own count: whole segments of the frames given
+            count = max(1, num_segments(length)) * (SEGMENT_FRAMES // TUBELET)
+        else:
+            count = max(1, round(length * FEATURE_RATE / FPS))
         segments = -(-count // (SEGMENT_FRAMES // TUBELET))
         needed = (segments - 1) * SEGMENT_STEP + SEGMENT_FRAMES
         if needed > length:
