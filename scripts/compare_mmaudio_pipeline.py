@@ -103,8 +103,11 @@ def mmaudio_network(duration: float, seed: int) -> tuple[nn.Module, dict[str, Te
 
 def mmaudio_generate(
     video: Path, duration: float, prompt: str, steps: int, weights: SimpleNamespace
-) -> Tensor:
-    """MMAudio's demo path: load_video, generate (negative prompt ""), its FlowMatching Euler sampler."""
+) -> tuple[Tensor, float, int]:
+    """MMAudio's demo path: load_video, generate (negative prompt ""), its FlowMatching Euler sampler.
+
+    Returns the waveform, the duration MMAudio settled on (its reader may shorten it) and its latent count.
+    """
     import open_clip
     from mmaudio.eval_utils import generate, load_video
     from mmaudio.ext.autoencoder.autoencoder import AutoEncoderModule
@@ -153,7 +156,7 @@ def mmaudio_generate(
             rng=rng,
             cfg_strength=4.5,
         )
-    return audio.float()[0, 0]
+    return audio.float()[0, 0], info.duration_sec, network.latent_seq_len
 
 
 def foleyzoo_bundle(folder: Path, weights: SimpleNamespace) -> Path:
@@ -219,23 +222,26 @@ def main(argv: list[str] | None = None) -> int:
             video = folder / "disc.mp4"
             make_video(video, seconds)
             weights = draw_weights(seconds)
-            theirs = mmaudio_generate(video, seconds, args.prompt, args.steps, weights)
-            latents = NETWORK.lengths(seconds).latent
+            theirs, used, latents = mmaudio_generate(video, seconds, args.prompt, args.steps, weights)
             x0 = torch.randn(1, latents, NETWORK.latent_dim, generator=torch.Generator().manual_seed(SEED))
             pipeline = FoleyPipeline.from_bundle(foleyzoo_bundle(folder, weights), device="cpu")
             generated = pipeline.generate(
-                video, prompt=args.prompt, duration=seconds, steps=args.steps, latents=x0[0]
+                video, prompt=args.prompt, duration=used, steps=args.steps, latents=x0[0]
             )
             ours = generated.samples[0]
         shared = min(ours.shape[-1], theirs.shape[-1])
         error = relative_error(ours[:shared], theirs[:shared])
-        rows.append((seconds, theirs.shape[-1], ours.shape[-1], error, time.perf_counter() - started))
-        print(f"{seconds:g} s: MMAudio {theirs.shape[-1]} samples, foleyzoo {ours.shape[-1]}: {error:.2e}")
+        rows.append((seconds, used, theirs.shape[-1], ours.shape[-1], error))
+        print(
+            f"{seconds:g} s (MMAudio: {used:g} s): {theirs.shape[-1]} and {ours.shape[-1]} samples: {error:.2e}"
+        )
+        print(f"  ({time.perf_counter() - started:.0f} s)")
     print(
-        "\n| video | MMAudio's samples | foleyzoo's samples | relative max-abs error |\n| --- | ---: | ---: | ---: |"
+        "\n| asked | MMAudio's duration | MMAudio's samples | foleyzoo's samples | relative max-abs error |"
+        "\n| --- | --- | ---: | ---: | ---: |"
     )
-    for seconds, theirs_n, ours_n, error, _ in rows:
-        print(f"| {seconds:g} s, 25 fps, 320×240 | {theirs_n:,} | {ours_n:,} | {error:.2e} |")
+    for seconds, used, theirs_n, ours_n, error in rows:
+        print(f"| {seconds:g} s | {used:g} s | {theirs_n:,} | {ours_n:,} | {error:.2e} |")
     return 0
 
 

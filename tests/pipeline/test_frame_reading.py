@@ -21,6 +21,16 @@ def test_reading_comes_from_the_data_format_with_foleyzoos_defaults():
     assert FrameReading.of(mmaudio, "sync") == FrameReading("next", "bicubic", "crop")
     with pytest.raises(ValueError, match="pick must be one of latest, next"):
         FrameReading.of({"frame_pick": "first"}, "visual")
+    assert FrameReading.of({"frame_count": "floor"}, "sync").count == "floor"
+
+
+def test_frame_counts_round_the_window_or_floor_the_videos_seconds_as_mmaudio():
+    """7.96 s of video in a window of 249 latents (7.968 s): foleyzoo's 64 frames at 8 fps, MMAudio's 63."""
+    span, seconds = 249 / 31.25, 7.96
+    assert FrameReading().frames(8.0, span, seconds) == 64
+    assert FrameReading(count="floor").frames(8.0, span, seconds) == 63 == int(seconds * 8)
+    assert FrameReading(count="floor").frames(25.0, 6.016, 6.0) == 150
+    assert FrameReading(count="floor").frames(8.0, 0.032, 0.01) == 1  # never none
 
 
 def test_frames_in_memory_follow_the_next_frame_rule_and_the_8_bit_resize():

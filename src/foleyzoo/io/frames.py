@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 __all__ = [
+    "COUNT_MODES",
     "FIT_MODES",
     "PICK_MODES",
     "RESIZE_MODES",
@@ -32,6 +33,7 @@ Fit = Literal["squash", "crop"]
 PICK_MODES: tuple[str, ...] = ("latest", "next")
 RESIZE_MODES: tuple[str, ...] = ("bilinear", "bicubic")
 FIT_MODES: tuple[str, ...] = ("squash", "crop")
+COUNT_MODES: tuple[str, ...] = ("round", "floor")
 
 
 @dataclass(frozen=True)
@@ -41,12 +43,16 @@ class FrameReading:
     pick: str = "latest"
     resize: str = "bilinear"
     fit: str = "squash"
+    count: str = "round"
+    """Frames for a span of s seconds at f fps: ``"round"``, round(s·f) of the latent-aligned span;
+    ``"floor"``, int(s·f) of the video's own seconds in it (MMAudio's ``int(duration * fps)``)."""
 
     def __post_init__(self) -> None:
         for name, value, allowed in (
             ("pick", self.pick, PICK_MODES),
             ("resize", self.resize, RESIZE_MODES),
             ("fit", self.fit, FIT_MODES),
+            ("count", self.count, COUNT_MODES),
         ):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
@@ -57,14 +63,23 @@ class FrameReading:
     def of(cls, data_format: dict[str, Any], stream: str) -> FrameReading:
         """The reading a bundle's ``data_format`` records for ``stream`` (``"visual"`` or ``"sync"``).
 
-        Keys: ``frame_pick`` and ``frame_resize`` (both streams), ``visual_fit`` / ``sync_fit``; absent
-        keys keep foleyzoo's defaults, so bundles written before these keys read as they always did.
+        Keys: ``frame_pick``, ``frame_resize`` and ``frame_count`` (both streams), ``visual_fit`` /
+        ``sync_fit``; absent keys keep foleyzoo's defaults, so bundles written before these keys read as
+        they always did.
         """
         return cls(
             pick=str(data_format.get("frame_pick") or "latest"),
             resize=str(data_format.get("frame_resize") or "bilinear"),
             fit=str(data_format.get(f"{stream}_fit") or "squash"),
+            count=str(data_format.get("frame_count") or "round"),
         )
+
+    def frames(self, fps: float, span: float, seconds: float) -> int:
+        """How many frames at ``fps`` a window needs: ``span`` is its latent-aligned length in seconds,
+        ``seconds`` the video's own seconds in it (shorter in the last window)."""
+        if self.count == "floor":
+            return max(1, int(seconds * fps))
+        return max(1, round(span * fps))
 
 
 def accumulated_instants(start: float, fps: float, count: int) -> list[float]:

@@ -317,6 +317,7 @@ def data_format(parts: MMAudioParts) -> dict[str, Any]:
         "sample_rate": int(parts.codec.module.sample_rate),
         "frame_pick": "next",
         "frame_resize": "bicubic",
+        "frame_count": "floor",
         "visual_fit": "squash",
         "sync_fit": "crop",
     }

@@ -271,7 +271,7 @@ class FoleyPipeline:
         chunks: list[Tensor] = []
         with inference_precision(self.device):
             for group in _groups(windows, self.window_batch):
-                chunks += self._sample_windows(group, source, noise, text, negative, chosen, cfg)
+                chunks += self._sample_windows(group, source, noise, text, negative, chosen, cfg, duration)
             latents = crossfade([chunk.float() for chunk in chunks], windows, total)
             mono = self.codec.decode(Latents(latents[None].to(self.device), self.codec.latent_rate))
             stereo = self._render(mono, source, duration)
@@ -304,29 +304,34 @@ class FoleyPipeline:
             return None
         return self.text_encoder.encode([prompt or ""])
 
-    def _frames(self, source, fps: float, size, window: Window, reading: FrameReading) -> Tensor:
-        start = window.start / self.codec.latent_rate
-        count = max(1, round(window.frames / self.codec.latent_rate * fps))
+    def _frames(
+        self, source, fps: float, size, window: Window, reading: FrameReading, duration: float
+    ) -> Tensor:
+        start, span = window.start / self.codec.latent_rate, window.frames / self.codec.latent_rate
+        count = reading.frames(fps, span, min(span, duration - start) if start else min(span, duration))
         return source.window(fps, size, start, count, reading)
 
-    def _sample_windows(self, group, source, noise, text, negative, sampler, cfg) -> list[Tensor]:
+    def _group_frames(
+        self, source, fps: float, size, group, reading: FrameReading, duration: float
+    ) -> Tensor:
+        """The frames of equally long windows, stacked (B, T, 3, H, W); a last window whose video ends a
+        frame early (``frame_count="floor"``) repeats its last frame to the others' count."""
+        windows = [self._frames(source, fps, size, w, reading, duration) for w in group]
+        longest = max(frames.shape[0] for frames in windows)
+        return torch.stack([torch.cat([f, f[-1:].expand(longest - f.shape[0], -1, -1, -1)]) for f in windows])
+
+    def _sample_windows(self, group, source, noise, text, negative, sampler, cfg, duration) -> list[Tensor]:
         """Sample a group of equally long windows in one batch; returns each window's latents (T, C)."""
         rows = len(group)
         visual = sync = None
         if source is not None and self.visual_encoder is not None:
-            frames = torch.stack(
-                [
-                    self._frames(source, self.visual_encoder.fps, self.visual_size, w, self.visual_reading)
-                    for w in group
-                ]
+            frames = self._group_frames(
+                source, self.visual_encoder.fps, self.visual_size, group, self.visual_reading, duration
             )
             visual = self.visual_encoder.encode(Video(frames.to(self.device), self.visual_encoder.fps))
         if source is not None and self.sync_encoder is not None:
-            frames = torch.stack(
-                [
-                    self._frames(source, self.sync_encoder.fps, self.sync_size, w, self.sync_reading)
-                    for w in group
-                ]
+            frames = self._group_frames(
+                source, self.sync_encoder.fps, self.sync_size, group, self.sync_reading, duration
             )
             sync = self.sync_encoder.encode(Video(frames.to(self.device), self.sync_encoder.fps))
         conditions = Conditions(text=_repeat(text, rows), visual=visual, sync=sync)
