@@ -11,6 +11,7 @@ negative prompt ""), as its ``demo.py`` runs them; foleyzoo's side is a bundle w
 initial noise x0.
 
     python scripts/compare_mmaudio_pipeline.py [--seconds 8 6] [--steps 25] [--prompt "..."]
+    python scripts/compare_mmaudio_pipeline.py --record   # rewrite the golden of tests/pipeline (2 s)
 
 It prints, for each duration, the relative max-abs error of the waveform,
 max|foleyzoo − MMAudio| / max|MMAudio|, over MMAudio's samples.
@@ -23,7 +24,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -32,43 +32,31 @@ from torch import Tensor, nn
 SCRIPTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(SCRIPTS))
 
-from compare_mmaudio_clip import write_model_folder  # noqa: E402
-from compare_mmaudio_codec import mmaudio_bigvgan, mmaudio_vae, remove_weight_norm, vocoder_state  # noqa: E402
+from compare_mmaudio_codec import (  # noqa: E402
+    mmaudio_bigvgan,
+    mmaudio_vae,
+    official_names,
+    remove_weight_norm,
+    vocoder_state,
+)
 from compare_mmaudio_sync import mmaudio_assembled  # noqa: E402
 
-from foleyzoo.encoders.text.open_clip import OpenCLIPTextEncoder  # noqa: E402
-from foleyzoo.encoders.visual.open_clip import OpenCLIPVisualEncoder  # noqa: E402
 from foleyzoo.io.media import write_video  # noqa: E402
 from foleyzoo.pipeline import FoleyPipeline  # noqa: E402
-from foleyzoo.pipeline.mmaudio import BundlePart, MMAudioParts, write_mmaudio_bundle  # noqa: E402
-from foleyzoo.zoo.mmaudio.codec_parity import VOCODER_CONFIGS, VAEParityConfig, parity_codec, parity_vocoder  # noqa: E402
-from foleyzoo.zoo.mmaudio.parity import ParityConfig, parity_denoiser  # noqa: E402
-from foleyzoo.zoo.mmaudio.sync_parity import REDUCED_CONFIG, parity_state, parity_synchformer  # noqa: E402
-from foleyzoo.zoo.mmaudio.vocoder import BIGVGAN_V1_16K, full_arguments, vocoder_variant  # noqa: E402
-from foleyzoo.zoo.testing import random_state_dict  # noqa: E402
-
-SEED = 31
-CLIP_CFG = {
-    "embed_dim": 32,
-    "quick_gelu": True,
-    "vision_cfg": {"image_size": 384, "layers": 2, "width": 64, "head_width": 32, "patch_size": 56},
-    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2},
-}
-NETWORK = ParityConfig(
-    "pipeline_tiny_16k",
-    latent_dim=8,
-    clip_dim=32,
-    sync_dim=REDUCED_CONFIG["embed_dim"],
-    text_dim=64,
-    hidden=64,
-    heads=2,
-    joint_blocks=2,
-    single_blocks=1,
-    v2=False,
-    sample_rate=16000,
+from foleyzoo.pipeline.mmaudio_parity import (  # noqa: E402
+    CLIP_CFG,
+    NETWORK,
+    SEED,
+    VAE,
+    VOCODER,
+    PipelineWeights,
+    parity_bundle,
 )
-VAE = VAEParityConfig("pipeline_vae_16k", "16k", latent_dim=8, hidden=16)
-VOCODER = VOCODER_CONFIGS["bigvgan_tiny_16k"]
+from foleyzoo.zoo.mmaudio.sync_parity import REDUCED_CONFIG  # noqa: E402
+
+GOLDEN = Path(__file__).resolve().parents[1] / "tests" / "pipeline" / "data"
+RECORD_SECONDS = 2.0
+RECORD_PROMPT = "a ball bouncing on a wooden floor"
 
 
 def relative_error(ours: Tensor, theirs: Tensor) -> float:
@@ -91,18 +79,23 @@ def make_video(path: Path, seconds: float) -> None:
     write_video(path, frames, fps=25.0)
 
 
-def mmaudio_network(duration: float, seed: int) -> tuple[nn.Module, dict[str, Tensor]]:
+def mmaudio_shapes(duration: float) -> dict[str, dict[str, list[int]]]:
+    """Each part's keys and shapes in its original names, from MMAudio's own network definitions."""
     from mmaudio.model.networks import MMAudio
 
-    network = MMAudio(**NETWORK.mmaudio_arguments(duration)).eval()
-    shapes = {key: value.shape for key, value in network.state_dict().items()}
-    state = random_state_dict(shapes, seed)
-    network.load_weights(dict(state))
-    return network, state
+    def shapes(network: nn.Module) -> dict[str, list[int]]:
+        return {key: list(value.shape) for key, value in network.state_dict().items()}
+
+    return {
+        "network": shapes(MMAudio(**NETWORK.mmaudio_arguments(duration))),
+        "sync": shapes(mmaudio_assembled(REDUCED_CONFIG)),
+        "vae": shapes(mmaudio_vae(VAE)),
+        "vocoder": vocoder_state(VOCODER, SEED)[1],
+    }
 
 
 def mmaudio_generate(
-    video: Path, duration: float, prompt: str, steps: int, weights: SimpleNamespace
+    video: Path, duration: float, prompt: str, steps: int, weights: PipelineWeights
 ) -> tuple[Tensor, float, int]:
     """MMAudio's demo path: load_video, generate (negative prompt ""), its FlowMatching Euler sampler.
 
@@ -112,6 +105,7 @@ def mmaudio_generate(
     from mmaudio.eval_utils import generate, load_video
     from mmaudio.ext.autoencoder.autoencoder import AutoEncoderModule
     from mmaudio.model.flow_matching import FlowMatching
+    from mmaudio.model.networks import MMAudio
     from mmaudio.model.utils.features_utils import FeaturesUtils, patch_clip
     from torchvision.transforms import Normalize
 
@@ -130,7 +124,10 @@ def mmaudio_generate(
     nn.Module.__init__(tod)
     tod.vae = mmaudio_vae(VAE, weights.vae)
     vocoder = mmaudio_bigvgan(VOCODER).eval()
-    vocoder.load_state_dict(weights.vocoder, strict=True)
+    reference = official_names(vocoder.state_dict())  # the resampling filters as MMAudio computes them
+    vocoder.load_state_dict(
+        {k: (reference[k] if k.endswith("filter") else v) for k, v in weights.vocoder.items()}, strict=True
+    )
     remove_weight_norm(vocoder)
     tod.vocoder = vocoder
     utils.tod = tod
@@ -139,7 +136,8 @@ def mmaudio_generate(
     from mmaudio.model.sequence_config import CONFIG_16K
 
     info = load_video(video, duration)
-    network, _ = weights.network
+    network = MMAudio(**NETWORK.mmaudio_arguments(duration)).eval()
+    network.load_weights(dict(weights.network))
     sequence = CONFIG_16K
     sequence.duration = info.duration_sec  # as demo.py: the lengths of the duration the frames give
     network.update_seq_lengths(sequence.latent_seq_len, sequence.clip_seq_len, sequence.sync_seq_len)
@@ -159,52 +157,32 @@ def mmaudio_generate(
     return audio.float()[0, 0], info.duration_sec, network.latent_seq_len
 
 
-def foleyzoo_bundle(folder: Path, weights: SimpleNamespace) -> Path:
-    """The same weights as foleyzoo parts, written as a bundle by the converter's writer."""
-    clip_folder = folder / "clip"
-    write_model_folder(clip_folder, CLIP_CFG, 0)
+def record(steps: int) -> int:
+    """Write the golden the tests compare with: the video, the shapes, MMAudio's waveform (2 s)."""
+    import json
+
     from safetensors.torch import save_file
 
+    GOLDEN.mkdir(parents=True, exist_ok=True)
+    video = GOLDEN / "mmaudio_pipeline_disc.mp4"
+    make_video(video, RECORD_SECONDS)
+    shapes = mmaudio_shapes(RECORD_SECONDS)
+    weights = PipelineWeights.draw(shapes)
+    audio, used, latents = mmaudio_generate(video, RECORD_SECONDS, RECORD_PROMPT, steps, weights)
+    metadata = {
+        "shapes": json.dumps(shapes, separators=(",", ":")),
+        "seed": str(SEED),
+        "prompt": RECORD_PROMPT,
+        "duration": repr(used),
+        "latents": str(latents),
+        "steps": str(steps),
+        "provenance": "MMAudio's eval_utils.load_video + generate (negative prompt '', CFG 4.5, Euler), random weights",
+    }
     save_file(
-        {k: v.contiguous() for k, v in weights.clip.items()}, str(clip_folder / "open_clip_model.safetensors")
+        {"audio": audio.contiguous()}, str(GOLDEN / "mmaudio_pipeline_golden.safetensors"), metadata=metadata
     )
-    visual, text = OpenCLIPVisualEncoder(str(clip_folder)), OpenCLIPTextEncoder(str(clip_folder))
-    _, network_state = weights.network
-    denoiser = parity_denoiser(NETWORK, network_state)
-    codec = parity_codec(VAE, weights.vae)
-    codec.set_latent_statistics(denoiser.latent_mean, denoiser.latent_std)
-    vocoder = parity_vocoder(VOCODER, weights.vocoder)
-    sync_config = {**REDUCED_CONFIG, "feature_count": "segments"}
-    sync = parity_synchformer(sync_config, weights.sync)  # official keys, vfeat_extractor.*
-    vocoder_args = full_arguments(
-        vocoder_variant("16k"),
-        {**BIGVGAN_V1_16K, "upsample_initial_channel": VOCODER.config()["upsample_initial_channel"]},
-    )
-    parts = MMAudioParts(
-        denoiser=BundlePart("MMAudioDenoiser", NETWORK.architecture(), denoiser),
-        codec=BundlePart("EDM2MelVAE", VAE.codec_arguments(), codec),
-        vocoder=BundlePart("BigVGANVocoder", vocoder_args, vocoder),
-        visual_encoder=BundlePart("OpenCLIPVisualEncoder", {"model_cfg": CLIP_CFG, "fps": 8.0}, visual),
-        text_encoder=BundlePart("OpenCLIPTextEncoder", {"model_cfg": CLIP_CFG}, text),
-        sync_encoder=BundlePart("Synchformer", sync_config, sync),
-    )
-    return write_mmaudio_bundle("small_16k", parts, folder / "bundle")
-
-
-def draw_weights(duration: float) -> SimpleNamespace:
-    import open_clip
-
-    clip_shapes = {k: v.shape for k, v in open_clip.model.CLIP(**CLIP_CFG).state_dict().items()}
-    sync_shapes = {k: v.shape for k, v in mmaudio_assembled(REDUCED_CONFIG).state_dict().items()}
-    vae_shapes = {k: v.shape for k, v in mmaudio_vae(VAE).state_dict().items()}
-    vocoder, _ = vocoder_state(VOCODER, SEED + 4)
-    return SimpleNamespace(
-        network=mmaudio_network(duration, SEED),
-        clip=random_state_dict(clip_shapes, SEED + 1),
-        sync=parity_state(sync_shapes, SEED + 2),
-        vae=random_state_dict(vae_shapes, SEED + 3),
-        vocoder=vocoder,
-    )
+    print(f"wrote {video.name} ({video.stat().st_size:,} bytes) and the golden: {audio.shape[-1]} samples")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -212,7 +190,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, nargs="+", default=[8.0, 6.0])
     parser.add_argument("--steps", type=int, default=25)
     parser.add_argument("--prompt", default="a ball bouncing on a wooden floor")
+    parser.add_argument(
+        "--record", action="store_true", help="rewrite tests/pipeline/data/mmaudio_pipeline_*"
+    )
     args = parser.parse_args(argv)
+    if args.record:
+        return record(args.steps)
     torch.manual_seed(0)
     rows = []
     for seconds in args.seconds:
@@ -221,10 +204,10 @@ def main(argv: list[str] | None = None) -> int:
             folder = Path(tmp)
             video = folder / "disc.mp4"
             make_video(video, seconds)
-            weights = draw_weights(seconds)
+            weights = PipelineWeights.draw(mmaudio_shapes(seconds))
             theirs, used, latents = mmaudio_generate(video, seconds, args.prompt, args.steps, weights)
             x0 = torch.randn(1, latents, NETWORK.latent_dim, generator=torch.Generator().manual_seed(SEED))
-            pipeline = FoleyPipeline.from_bundle(foleyzoo_bundle(folder, weights), device="cpu")
+            pipeline = FoleyPipeline.from_bundle(parity_bundle(weights, folder), device="cpu")
             generated = pipeline.generate(
                 video, prompt=args.prompt, duration=used, steps=args.steps, latents=x0[0]
             )
