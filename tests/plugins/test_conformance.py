@@ -222,6 +222,7 @@ CHECK_BUILDS: dict[str, Callable[[Any, Path], Any]] = {
     ),
     "HiFiGANVocoder": lambda cls, tmp: cls(upsample_initial_channel=32),  # random weights, V1's layout
     "EDM2MelVAE": lambda cls, tmp: cls(latent_dim=4, hidden=8),  # random weights, MMAudio 16k's front-end
+    "MMAudioCodec": lambda cls, tmp: cls("16k", latent_dim=4, hidden=8),  # no file: random weights
     "BigVGANVocoder": lambda cls, tmp: cls(upsample_initial_channel=64),  # random weights, v2 44k's layout
 }
 

@@ -196,6 +196,31 @@ def test_load_codec_gives_mmaudios_output(tmp_path, monkeypatch):
     assert float((latents - expected).abs().max() / expected.abs().max()) <= 1e-4
 
 
+def test_the_codec_plugin_a_recipe_names_loads_the_same_file(tmp_path, monkeypatch):
+    """MMAudioCodec(variant, checkpoint): the codec load_codec gives, built from a recipe's arguments."""
+    from foleyzoo.plugins.factory import create
+    from foleyzoo.zoo.mmaudio.codec_loader import MMAudioCodec
+
+    config = VAE_CONFIGS["vae_tiny_16k"]
+    with safe_open(str(DATA / "mmaudio_codec_vae_tiny_16k.safetensors"), "pt") as stored:
+        metadata = stored.metadata()
+    shapes = {key: tuple(shape) for key, shape in json.loads(metadata["mmaudio_shapes"]).items()}
+    spec = CodecVariant(
+        "tiny", "tiny.pth", 16000, 1024, 256, 80, 8000.0, True, config.latent_dim, config.hidden
+    )
+    monkeypatch.setitem(CODEC_VARIANTS, "tiny", spec)
+    entry = {"file": "tiny.pth", "url": "https://example.invalid/tiny.pth", "keys": shapes}
+    monkeypatch.setitem(codec_manifest()["codecs"], "tiny", entry)
+    path = tmp_path / "tiny.pth"
+    torch.save(random_state_dict(shapes, 5), path)
+    plugin = create("codecs", "MMAudioCodec", variant="tiny", checkpoint=str(path), verify=False)
+    assert isinstance(plugin, MMAudioCodec)
+    expected = load_codec(path, "tiny", verify=False).state_dict()
+    assert all(torch.equal(value, expected[key]) for key, value in plugin.state_dict().items())
+    with pytest.raises(ConfigError, match=r"missing.pth: MMAudio codec tiny weights not found"):
+        MMAudioCodec("tiny", checkpoint=str(tmp_path / "missing.pth"))
+
+
 def test_load_vocoder_gives_mmaudios_output_from_a_v2_folder(tmp_path, monkeypatch):
     """config.json decides the architecture: a tiny width there builds the tiny BigVGAN v2 of the goldens."""
     config = VOCODER_CONFIGS["bigvgan_tiny_44k"]

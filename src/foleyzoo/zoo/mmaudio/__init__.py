@@ -10,7 +10,7 @@ MMAudio's and NVIDIA's releases.
 """
 
 from foleyzoo.zoo.mmaudio.codec import CODEC_VARIANTS, CodecVariant
-from foleyzoo.zoo.mmaudio.codec_loader import load_codec
+from foleyzoo.zoo.mmaudio.codec_loader import MMAudioCodec, load_codec
 from foleyzoo.zoo.mmaudio.denoiser import MMAudioDenoiser, PreparedMMAudio
 from foleyzoo.zoo.mmaudio.loader import load_denoiser
 from foleyzoo.zoo.mmaudio.sampling import CFG_STRENGTH, STEPS, sample_latents
@@ -24,6 +24,7 @@ __all__ = [
     "VARIANTS",
     "VOCODER_VARIANTS",
     "CodecVariant",
+    "MMAudioCodec",
     "MMAudioDenoiser",
     "MMAudioVariant",
     "PreparedMMAudio",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -20,7 +21,7 @@ from foleyzoo.zoo.mmaudio.codec import codec_variant, convert_vae_state_dict, st
 from foleyzoo.zoo.mmaudio.loader import read_state_dict, verify_file
 from foleyzoo.zoo.mmaudio.manifest import keys_mismatch, matching_parts, released_part
 
-__all__ = ["build_codec", "load_codec"]
+__all__ = ["MMAudioCodec", "build_codec", "converted_codec_state", "load_codec"]
 
 
 def load_codec(
@@ -55,22 +56,59 @@ def build_codec(
 ) -> EDM2MelVAE:
     """Check ``state`` (MMAudio's names) against the manifest, then build the codec and load it strictly."""
     spec = codec_variant(variant)
-    shapes = {key: tuple(value.shape) for key, value in state.items()}
-    problem = keys_mismatch(shapes, released_part("codec", spec.name), dropped=())
-    if problem is not None:
-        others = [name for name in matching_parts("codec", shapes) if name != spec.name]
-        hint = f"; the file holds MMAudio's {others[0]} VAE" if others else ""
-        raise ConfigError(f"{source}: not MMAudio's {variant} VAE: {problem}{hint}")
     with torch.device("meta"):
         codec = EDM2MelVAE(**spec.codec_arguments())
     on_meta = torch.device(device).type == "meta"
     if not on_meta:
         codec = codec.to_empty(device=device)
         codec.frontend = codec.frontend.__class__(codec.mel_config).to(device)  # recompute its buffers
+    codec.load_state_dict(converted_codec_state(state, variant, source, device), strict=True, assign=on_meta)
+    return codec.eval()
+
+
+def converted_codec_state(
+    state: Mapping[str, Tensor], variant: str, source: str, device: torch.device | str = "cpu"
+) -> dict[str, Tensor]:
+    """An MMAudio VAE state dict checked against the manifest and converted to :class:`EDM2MelVAE`'s names
+    (latent statistics 0 and 1: the VAE's own latents)."""
+    spec = codec_variant(variant)
+    shapes = {key: tuple(value.shape) for key, value in state.items()}
+    problem = keys_mismatch(shapes, released_part("codec", spec.name), dropped=())
+    if problem is not None:
+        others = [name for name in matching_parts("codec", shapes) if name != spec.name]
+        hint = f"; the file holds MMAudio's {others[0]} VAE" if others else ""
+        raise ConfigError(f"{source}: not MMAudio's {variant} VAE: {problem}{hint}")
     converted = {
         f"vae.{key}": value for key, value in convert_vae_state_dict(state, stage_count(state)).items()
     }
     converted["latent_mean"] = torch.zeros(spec.latent_dim, device=device)
     converted["latent_std"] = torch.ones(spec.latent_dim, device=device)
-    codec.load_state_dict(converted, strict=True, assign=on_meta)
-    return codec.eval()
+    return converted
+
+
+class MMAudioCodec(EDM2MelVAE):
+    """MMAudio's released mel-VAE as a codec plugin a recipe names by file: ``variant`` and ``checkpoint``.
+
+    ``checkpoint`` is ``v1-16.pth`` or ``v1-44.pth`` as released, checked as :func:`load_codec` checks it
+    (``verify``: the published size and SHA-256); without it the network has random weights (what
+    ``foleyzoo summarize`` counts). Latents are the VAE's own (posterior mean, not standardised).
+    ``architecture`` overrides sizes (``hidden``, ``latent_dim``) for tests only: no released file fits them.
+    """
+
+    def __init__(
+        self, variant: str = "44k", checkpoint: str | None = None, verify: bool = True, **architecture: Any
+    ) -> None:
+        super().__init__(**{**codec_variant(variant).codec_arguments(), **architecture})
+        self.variant = variant
+        if checkpoint is not None:
+            path = Path(checkpoint).expanduser()
+            released = released_part("codec", codec_variant(variant).name)
+            if not path.is_file():
+                raise ConfigError(
+                    f"{path}: MMAudio codec {variant} weights not found (the released file is {released.url})"
+                )
+            if verify:
+                verify_file(path, released)
+            state = read_state_dict(path, f"codec {variant}")
+            self.load_state_dict(converted_codec_state(state, variant, str(path)), strict=True)
+        self.eval()
