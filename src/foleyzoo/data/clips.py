@@ -32,6 +32,12 @@ class ClipFormat:
     sync_size: tuple[int, int] = (224, 224)
     sample_rate: int | None = 16000
     channels: int = 1
+    frame_pick: str = "latest"
+    frame_resize: str = "bilinear"
+    visual_fit: str = "squash"
+    sync_fit: str = "squash"
+    """How frames are picked and resized (:func:`~foleyzoo.io.media.read_video_frames`); MMAudio's networks
+    saw ``next``, ``bicubic`` and, for Synchformer, ``crop``."""
 
 
 @dataclass(frozen=True)
@@ -72,9 +78,27 @@ def load_clip(
     if fmt.sample_rate is not None:  # first: a video without sound fails before any frame is decoded
         item["audio"] = read_audio(ref.path, fmt.sample_rate, fmt.channels, start, duration)
     if fmt.visual_fps is not None:
-        item["visual"] = read_video_frames(ref.path, fmt.visual_fps, fmt.visual_size, start, duration)[0]
+        item["visual"] = read_video_frames(
+            ref.path,
+            fmt.visual_fps,
+            fmt.visual_size,
+            start,
+            duration,
+            fmt.frame_pick,
+            fmt.frame_resize,
+            fmt.visual_fit,
+        )[0]
     if fmt.sync_fps is not None:
-        item["sync"] = read_video_frames(ref.path, fmt.sync_fps, fmt.sync_size, start, duration)[0]
+        item["sync"] = read_video_frames(
+            ref.path,
+            fmt.sync_fps,
+            fmt.sync_size,
+            start,
+            duration,
+            fmt.frame_pick,
+            fmt.frame_resize,
+            fmt.sync_fit,
+        )[0]
     return item
 
 

@@ -18,6 +18,7 @@ from foleyzoo.data.cache import CacheDataset, ShardedCacheIterable, collate_feat
 from foleyzoo.data.clips import ClipFormat, ClipRef, collate_clips
 from foleyzoo.data.datasets import ClipDataset, in_validation_split, read_manifest, scan_video_folder
 from foleyzoo.data.skipped import SkippedMedia, SkippedMediaReport, split_of
+from foleyzoo.io.frames import FrameReading
 
 
 def default_workers() -> int:
@@ -52,10 +53,25 @@ class ClipDataModule(LightningDataModule):
         crop_duration: float | None = 8.0,
         batch_size: int = 8,
         num_workers: int | None = None,
+        frame_pick: str = "latest",
+        frame_resize: str = "bilinear",
+        visual_fit: str = "squash",
+        sync_fit: str = "squash",
     ) -> None:
         super().__init__()
+        FrameReading(frame_pick, frame_resize, visual_fit)  # a clear error for an unknown option, now
+        FrameReading(frame_pick, frame_resize, sync_fit)
         self.fmt = ClipFormat(
-            visual_fps, tuple(visual_size), sync_fps, tuple(sync_size), sample_rate, channels
+            visual_fps,
+            tuple(visual_size),
+            sync_fps,
+            tuple(sync_size),
+            sample_rate,
+            channels,
+            frame_pick,
+            frame_resize,
+            visual_fit,
+            sync_fit,
         )
         self.crop_duration = crop_duration
         self.batch_size = batch_size

@@ -304,7 +304,7 @@ def _part_config(
         raise ConfigError(
             f"{checkpoint}: part {name} was not built from a config (was the model trained with `foleyzoo fit`?)"
         )
-    if isinstance(module, ComponentFromCheckpoint):
+    if isinstance(module, ComponentFromCheckpoint) or hasattr(module, "portable_init_args"):
         return {**config, "init_args": {**config.get("init_args", {}), **module.portable_init_args()}}
     return config
 

@@ -91,15 +91,37 @@ class MMAudioCodec(EDM2MelVAE):
 
     ``checkpoint`` is ``v1-16.pth`` or ``v1-44.pth`` as released, checked as :func:`load_codec` checks it
     (``verify``: the published size and SHA-256); without it the network has random weights (what
-    ``foleyzoo summarize`` counts). Latents are the VAE's own (posterior mean, not standardised).
+    ``foleyzoo summarize`` counts). Latents are the VAE's own (posterior mean), unless ``statistics``
+    names an MMAudio network file whose ``latent_mean``/``latent_std`` standardise them (to fine-tune
+    that network).
     ``architecture`` overrides sizes (``hidden``, ``latent_dim``) for tests only: no released file fits them.
     """
 
     def __init__(
-        self, variant: str = "44k", checkpoint: str | None = None, verify: bool = True, **architecture: Any
+        self,
+        variant: str = "44k",
+        checkpoint: str | None = None,
+        verify: bool = True,
+        statistics: str | None = None,
+        **architecture: Any,
     ) -> None:
         super().__init__(**{**codec_variant(variant).codec_arguments(), **architecture})
         self.variant = variant
+        if (
+            statistics is not None
+        ):  # a network file's latent_mean/latent_std: latents as that network sees them
+            source = Path(statistics).expanduser()
+            if not source.is_file():
+                raise ConfigError(
+                    f"{source}: MMAudio network file not found (the codec reads its latent statistics)"
+                )
+            stored = read_state_dict(source, "network (for its latent statistics)")
+            missing = [key for key in ("latent_mean", "latent_std") if key not in stored]
+            if missing:
+                raise ConfigError(
+                    f"{statistics}: holds no {' or '.join(missing)}; not an MMAudio network file"
+                )
+            self.set_latent_statistics(stored["latent_mean"], stored["latent_std"])
         if checkpoint is not None:
             path = Path(checkpoint).expanduser()
             released = released_part("codec", codec_variant(variant).name)
@@ -110,5 +132,11 @@ class MMAudioCodec(EDM2MelVAE):
             if verify:
                 verify_file(path, released)
             state = read_state_dict(path, f"codec {variant}")
-            self.load_state_dict(converted_codec_state(state, variant, str(path)), strict=True)
+            converted = converted_codec_state(state, variant, str(path))
+            converted.update(latent_mean=self.latent_mean, latent_std=self.latent_std)
+            self.load_state_dict(converted, strict=True)
         self.eval()
+
+    def portable_init_args(self) -> dict[str, Any]:
+        """Init args that rebuild this codec without its files (a bundle carries weights and statistics)."""
+        return {"checkpoint": None, "statistics": None}

@@ -14,19 +14,27 @@ import warnings
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from foleyzoo.api import AttentionBackend
 from foleyzoo.errors import ConfigError
-from foleyzoo.io.checkpoints import exception_summary
+from foleyzoo.io.checkpoints import exception_summary, state_dict_mismatch
 from foleyzoo.zoo.mmaudio.convert import convert_state_dict
 from foleyzoo.zoo.mmaudio.denoiser import MMAudioDenoiser
 from foleyzoo.zoo.mmaudio.manifest import ReleasedFile, keys_mismatch, matching_variants, released_file
 from foleyzoo.zoo.mmaudio.variants import variant as variant_spec
 
-__all__ = ["build_denoiser", "load_denoiser", "read_state_dict", "verify_file"]
+__all__ = [
+    "MMAudioNetwork",
+    "build_denoiser",
+    "check_network_state",
+    "load_denoiser",
+    "read_state_dict",
+    "verify_file",
+]
 
 _CHUNK = 1 << 24
 
@@ -134,12 +142,7 @@ def build_denoiser(
     ``device="meta"`` checks and loads shapes only (what the tests do with full-size variants).
     """
     spec = variant_spec(variant)
-    shapes = {key: tuple(value.shape) for key, value in state.items()}
-    problem = keys_mismatch(shapes, released_file(spec.name))
-    if problem is not None:
-        others = [name for name in matching_variants(shapes) if name != spec.name]
-        hint = f"; the file holds MMAudio {others[0]} weights" if others else ""
-        raise ConfigError(f"{source}: not MMAudio {variant} weights: {problem}{hint}")
+    check_network_state(state, variant, source)
     with torch.device("meta"):
         model = MMAudioDenoiser.from_variant(spec, attention=attention)
     on_meta = torch.device(device).type == "meta"
@@ -148,3 +151,64 @@ def build_denoiser(
     target = {key: value.shape for key, value in model.state_dict().items()}
     model.load_state_dict(convert_state_dict(state, spec.heads, target), strict=True, assign=on_meta)
     return model.eval()
+
+
+def check_network_state(state: Mapping[str, Tensor], variant: str, source: str) -> None:
+    """Refuse a state dict (MMAudio's names) whose keys or shapes are not the released ``variant``'s."""
+    spec = variant_spec(variant)
+    shapes = {key: tuple(value.shape) for key, value in state.items()}
+    problem = keys_mismatch(shapes, released_file(spec.name))
+    if problem is not None:
+        others = [name for name in matching_variants(shapes) if name != spec.name]
+        hint = f"; the file holds MMAudio {others[0]} weights" if others else ""
+        raise ConfigError(f"{source}: not MMAudio {variant} weights: {problem}{hint}")
+
+
+class MMAudioNetwork(MMAudioDenoiser):
+    """MMAudio's released network as a denoiser plugin a recipe names by file: ``variant`` and ``checkpoint``.
+
+    ``checkpoint`` is ``mmaudio_<variant>.pth`` as released, checked as :func:`load_denoiser` checks it
+    (``verify``: the published size and SHA-256; then the variant's keys and shapes); without it the
+    network has fresh weights. ``architecture`` overrides sizes for tests and reduced experiments: the
+    file is then checked by loading it strictly into that architecture, not against the manifest. Fine-tune
+    it with ``FoleyFlowMatching`` (``recipes/mmaudio/``); a bundle exported from it rebuilds it without
+    the file (:meth:`portable_init_args`).
+    """
+
+    def __init__(
+        self,
+        variant: str = "small_16k",
+        checkpoint: str | None = None,
+        verify: bool = True,
+        attention: AttentionBackend | str | None = None,
+        **architecture: Any,
+    ) -> None:
+        spec = variant_spec(variant)
+        super().__init__(**{**spec.architecture(), **architecture}, attention=attention)
+        self.variant = variant
+        if checkpoint is None:
+            return
+        path = Path(checkpoint).expanduser()
+        released = released_file(spec.name)
+        if not path.is_file():
+            raise ConfigError(
+                f"{path}: MMAudio {variant} weights not found (the released file is {released.url})"
+            )
+        if verify:
+            verify_file(path, released)
+        state = read_state_dict(path, variant)
+        if not architecture:
+            check_network_state(state, variant, str(path))
+        target = {key: value.shape for key, value in self.state_dict().items()}
+        try:
+            converted = convert_state_dict(state, self.heads, target)
+        except (KeyError, RuntimeError, ValueError) as exc:
+            raise ConfigError(f"{path}: does not fit MMAudio {variant} with {architecture}: {exc}") from None
+        problem = state_dict_mismatch(self.state_dict(), converted)
+        if problem:
+            raise ConfigError(f"{path}: does not fit MMAudio {variant} with {architecture}: {problem}")
+        self.load_state_dict(converted, strict=True)
+
+    def portable_init_args(self) -> dict[str, Any]:
+        """Init args that rebuild this network without its file (a bundle carries the weights)."""
+        return {"checkpoint": None}

@@ -32,6 +32,7 @@ from foleyzoo.zoo.mmaudio.manifest import keys_mismatch, matching_parts, release
 __all__ = [
     "BIGVGAN_V1_16K",
     "VOCODER_VARIANTS",
+    "MMAudioVocoder",
     "VocoderVariant",
     "build_vocoder",
     "check_mel_settings",
@@ -233,3 +234,39 @@ def _recompute_filters(vocoder: BigVGANVocoder) -> None:
     for module in vocoder.modules():
         if isinstance(module, (UpSample1d, DownSample1d)):
             module.reset_filter()
+
+
+class MMAudioVocoder(BigVGANVocoder):
+    """The BigVGAN MMAudio renders a codec's mels with, as a vocoder plugin a recipe names by file.
+
+    ``checkpoint``: ``best_netG.pt`` (16k) or BigVGAN v2's folder (44k), checked as :func:`load_vocoder`
+    checks them; without it the released architecture with random weights (44k: BigVGAN v2's defaults).
+    ``architecture`` overrides sizes (``upsample_initial_channel``) for tests only.
+    """
+
+    def __init__(
+        self, variant: str = "16k", checkpoint: str | None = None, verify: bool = True, **architecture: Any
+    ) -> None:
+        spec = vocoder_variant(variant)
+        overrides = architecture  # sizes for tests only: no released file fits them
+        architecture = BIGVGAN_V1_16K if spec.name == "16k" else {}
+        weights = None
+        if checkpoint is not None:
+            weights, config = _locate(
+                Path(checkpoint).expanduser(), spec, released_part("vocoder", spec.name).url
+            )
+            if config is not None:
+                architecture = read_architecture(config, spec)
+        super().__init__(**{**full_arguments(spec, architecture), **overrides})
+        self.variant = variant
+        if weights is not None:
+            if verify:
+                verify_file(weights, released_part("vocoder", spec.name))
+            state = read_state_dict(weights, f"vocoder {variant}", container="generator")
+            loaded = build_vocoder(state, variant, dict(architecture or {}) or None, source=str(weights))
+            self.load_state_dict(loaded.state_dict(), strict=True)
+        self.eval()
+
+    def portable_init_args(self) -> dict[str, Any]:
+        """Init args that rebuild this vocoder without its files (a bundle carries the weights)."""
+        return {"checkpoint": None}
