@@ -111,3 +111,26 @@ def test_the_recipe_names_every_part_by_its_released_file():
     assert "mmaudio_small_16k.pth: MMAudio network file not found" in rows["codec"].note
     assert "DFN5B-CLIP-ViT-H-14-384" in rows["visual_encoder"].note
     assert rows["sync_encoder"].parameters > 100e6 and rows["vocoder"].parameters > 100e6
+
+
+def test_extract_takes_the_recipes_data_and_frozen_parts(tmp_path):
+    """`foleyzoo extract --recipe R`: the cache is made by exactly the parts the fine-tuning recipe names."""
+    import yaml
+
+    from foleyzoo.cli.extract import _with_recipe, build_parser, recipe_extract_config
+
+    recipe = yaml.safe_load(RECIPE.read_text())
+    config = recipe_extract_config("mmaudio/finetune-small-16k")  # a recipe name works as well as a path
+    for part in ("codec", "text_encoder", "visual_encoder", "sync_encoder"):
+        assert config[part] == recipe["model"]["init_args"][part], part
+    assert config["data"] == recipe["data"] and "vocoder" not in config
+    argv, temporary = _with_recipe(["--recipe", str(RECIPE), "--out", str(tmp_path / "cache")])
+    from foleyzoo.plugins.registry import load_plugins
+    from foleyzoo.training.cli import mentions
+
+    load_plugins().resolve_mentioned(mentions(argv))  # as `foleyzoo extract` does before parsing
+    parsed = build_parser().parse_args(argv)  # every class resolves; nothing is built
+    assert parsed.codec.class_path.endswith("MMAudioCodec") and parsed.data.init_args.frame_pick == "next"
+    temporary.unlink()
+    with pytest.raises(ConfigError, match="a recipe with a model"):
+        recipe_extract_config(REPO / "recipes" / "strategies" / "fsdp.yaml")

@@ -25,6 +25,10 @@ from foleyzoo.plugins.registry import load_plugins
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="foleyzoo extract", description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", action=ActionConfigFile, help="a YAML file with the options below")
+    parser.add_argument(
+        "--recipe",
+        help="take data and the frozen parts from a `foleyzoo fit` recipe (file or name) instead",
+    )
     parser.add_subclass_arguments(
         LightningDataModule, "data", required=True, help="a DataModule that decodes clips"
     )
@@ -54,7 +58,57 @@ def check_rates(data: Any, encoders: FeatureEncoders) -> None:
             )
 
 
+FROZEN_PARTS = ("visual_encoder", "sync_encoder", "text_encoder", "codec")
+
+
+def recipe_extract_config(recipe: str | Path) -> dict[str, Any]:
+    """A ``foleyzoo fit`` recipe's ``data`` and frozen parts as an extract config: one recipe serves both."""
+    import yaml
+
+    from foleyzoo.plugins.recipes import find_recipe
+
+    path = Path(recipe)
+    if not path.is_file():
+        path = find_recipe(str(recipe)).path
+    try:
+        content = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: not a readable YAML recipe ({exc})") from None
+    model = (content.get("model") or {}).get("init_args") if isinstance(content, dict) else None
+    if not isinstance(model, dict) or "data" not in content:
+        raise ConfigError(f"{path}: a recipe with a model (its init_args) and a data section is needed")
+    return {"data": content["data"], **{name: model[name] for name in FROZEN_PARTS if model.get(name)}}
+
+
+def _with_recipe(argv: list[str]) -> tuple[list[str], Path | None]:
+    """``--recipe R`` replaced by ``--config`` of a temporary extract config made from R (which it returns)."""
+    if "--recipe" not in argv:
+        return argv, None
+    import tempfile
+
+    import yaml
+
+    at = argv.index("--recipe")
+    if at + 1 >= len(argv):
+        raise ConfigError("--recipe needs a recipe file or name")
+    config = recipe_extract_config(argv[at + 1])
+    handle, name = tempfile.mkstemp(prefix="foleyzoo-extract-", suffix=".yaml")
+    with open(handle, "w") as stream:
+        yaml.safe_dump(config, stream)
+    return [*argv[:at], "--config", name, *argv[at + 2 :]], Path(name)
+
+
 def main(argv: list[str]) -> int:
+
+    argv, temporary = _with_recipe(list(argv))
+    try:
+        return _extract(argv)
+    finally:
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
+
+
+def _extract(argv: list[str]) -> int:
     from foleyzoo.training.cli import mentions
 
     load_plugins().resolve_mentioned(mentions(argv))  # the plugins the command line and configs name
