@@ -225,10 +225,12 @@ CHECK_BUILDS: dict[str, Callable[[Any, Path], Any]] = {
     ),
     "HiFiGANVocoder": lambda cls, tmp: cls(upsample_initial_channel=32),  # random weights, V1's layout
     "EDM2MelVAE": lambda cls, tmp: cls(latent_dim=4, hidden=8),  # random weights, MMAudio 16k's front-end
-    "MMAudioCodec": lambda cls, tmp: cls("16k", latent_dim=4, hidden=8),  # no file: random weights
-    "MMAudioVocoder": lambda cls, tmp: cls("16k", upsample_initial_channel=64),
+    "MMAudioCodec": lambda cls, tmp: cls(
+        "16k", architecture={"latent_dim": 4, "hidden": 8}
+    ),  # no file: random weights
+    "MMAudioVocoder": lambda cls, tmp: cls("16k", overrides={"upsample_initial_channel": 64}),
     "MMAudioDenoiser": lambda cls, tmp: cls(**TINY_MMAUDIO),
-    "MMAudioNetwork": lambda cls, tmp: cls("small_16k", **TINY_MMAUDIO),  # no file: fresh weights
+    "MMAudioNetwork": lambda cls, tmp: cls("small_16k", architecture=TINY_MMAUDIO),  # no file: fresh weights
     "BigVGANVocoder": lambda cls, tmp: cls(upsample_initial_channel=64),  # random weights, v2 44k's layout
 }
 

@@ -48,9 +48,11 @@ def network_file(tmp_path_factory) -> Path:
 def converted_model(network_file: Path) -> FoleyFlowMatching:
     torch.manual_seed(0)
     denoiser = MMAudioNetwork(
-        "small_16k", checkpoint=str(network_file), verify=False, **CONFIG.architecture()
+        "small_16k", checkpoint=str(network_file), verify=False, architecture=CONFIG.architecture()
     )
-    codec = MMAudioCodec("16k", statistics=str(network_file), latent_dim=CONFIG.latent_dim, hidden=8)
+    codec = MMAudioCodec(
+        "16k", statistics=str(network_file), architecture={"latent_dim": CONFIG.latent_dim, "hidden": 8}
+    )
     return FoleyFlowMatching(
         denoiser=denoiser,
         codec=codec,
@@ -71,7 +73,10 @@ def test_the_network_file_loads_through_the_plugin_and_the_codec_takes_its_stati
     assert torch.equal(model.denoiser.empty_text, stored["empty_string_feat"])  # loaded, not initialised
     with pytest.raises(ConfigError, match=r"does not fit MMAudio small_16k"):
         MMAudioNetwork(
-            "small_16k", checkpoint=str(network_file), verify=False, **{**CONFIG.architecture(), "hidden": 32}
+            "small_16k",
+            checkpoint=str(network_file),
+            verify=False,
+            architecture={**CONFIG.architecture(), "hidden": 32},
         )
 
 
@@ -134,3 +139,68 @@ def test_extract_takes_the_recipes_data_and_frozen_parts(tmp_path):
     temporary.unlink()
     with pytest.raises(ConfigError, match="a recipe with a model"):
         recipe_extract_config(REPO / "recipes" / "strategies" / "fsdp.yaml")
+
+
+def test_a_fine_tuned_run_exports_a_bundle_that_needs_none_of_the_released_files(network_file, tmp_path):
+    import shutil
+
+    from tests.stage_checkpoints import write_checkpoint
+
+    from foleyzoo.pipeline import Bundle, FoleyPipeline, ModelCard, export_bundle
+
+    moved = tmp_path / "mmaudio_small_16k.pth"
+    shutil.copy(network_file, moved)
+    config = {
+        "class_path": "foleyzoo.training.flow_matching.FoleyFlowMatching",
+        "init_args": {
+            "denoiser": {
+                "class_path": "MMAudioNetwork",
+                "init_args": {
+                    "variant": "small_16k",
+                    "checkpoint": str(moved),
+                    "verify": False,
+                    "architecture": CONFIG.architecture(),
+                },
+            },
+            "codec": {
+                "class_path": "MMAudioCodec",
+                "init_args": {
+                    "variant": "16k",
+                    "statistics": str(moved),
+                    "architecture": {"latent_dim": CONFIG.latent_dim, "hidden": 8},
+                },
+            },
+            "vocoder": {
+                "class_path": "MMAudioVocoder",
+                "init_args": {"variant": "16k", "overrides": {"upsample_initial_channel": 64}},
+            },
+            "text_encoder": {
+                "class_path": "ByteTextEncoder",
+                "init_args": {"embed_dim": CONFIG.text_dim, "max_length": CONFIG.text_tokens},
+            },
+            "visual_encoder": {
+                "class_path": "TinyVisualCNN",
+                "init_args": {"embed_dim": CONFIG.clip_dim, "width": 8},
+            },
+            "sync_encoder": {
+                "class_path": "TinySync3DCNN",
+                "init_args": {"fps": 24.0, "embed_dim": CONFIG.sync_dim, "width": 8},
+            },
+            "ema_decay": None,
+        },
+    }
+    checkpoint, module = write_checkpoint(config, tmp_path / "run" / "last.ckpt")
+    data_format = {"window": 1.0, "visual_size": [32, 32], "sync_size": [32, 32]}
+    renderer = {"class_path": "DualMono", "init_args": {}}
+    bundle = export_bundle(
+        checkpoint, tmp_path / "bundle", ModelCard("mine"), renderer=renderer, data_format=data_format
+    )
+    moved.unlink()  # the bundle carries every weight: the released files are not read again
+    parts = Bundle.open(bundle).parts
+    assert parts["denoiser"]["config"]["init_args"]["checkpoint"] is None
+    assert parts["codec"]["config"]["init_args"]["statistics"] is None
+    pipeline = FoleyPipeline.from_bundle(bundle, device="cpu")
+    for name in ("denoiser", "codec"):
+        ours, theirs = getattr(pipeline, name).state_dict(), getattr(module, name).state_dict()
+        assert all(torch.equal(ours[key], theirs[key]) for key in theirs), name
+    assert pipeline.generate(prompt="a bell", duration=1.0, steps=1).samples.shape == (2, 16000)

@@ -256,3 +256,11 @@ def test_guidance_branches_share_one_input_projection(model, inputs, monkeypatch
     assert close(out[:2], model(inputs.x, inputs.t, conditions)) and close(out[2:], out[:2])
     model(torch.cat([inputs.x, inputs.x.flip(0)]), inputs.t.repeat(2), doubled)
     assert seen[-1] == 4  # different latents: every row
+
+
+def test_sequence_lengths_are_mmaudios_and_a_short_window_gets_one_sync_segment():
+    from foleyzoo.zoo.mmaudio.variants import sequence_lengths
+
+    assert tuple(vars(sequence_lengths(8.0, 31.25)).values()) == (250, 64, 192)
+    assert tuple(vars(sequence_lengths(6.0, 31.25)).values()) == (188, 48, 136)
+    assert sequence_lengths(0.2, 31.25).sync == 8  # under 16 frames of video: one segment, never negative

@@ -103,9 +103,9 @@ class MMAudioCodec(EDM2MelVAE):
         checkpoint: str | None = None,
         verify: bool = True,
         statistics: str | None = None,
-        **architecture: Any,
+        architecture: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(**{**codec_variant(variant).codec_arguments(), **architecture})
+        super().__init__(**{**codec_variant(variant).codec_arguments(), **(architecture or {})})
         self.variant = variant
         if (
             statistics is not None

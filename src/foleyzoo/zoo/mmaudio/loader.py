@@ -181,9 +181,10 @@ class MMAudioNetwork(MMAudioDenoiser):
         checkpoint: str | None = None,
         verify: bool = True,
         attention: AttentionBackend | str | None = None,
-        **architecture: Any,
+        architecture: dict[str, Any] | None = None,
     ) -> None:
         spec = variant_spec(variant)
+        architecture = dict(architecture or {})
         super().__init__(**{**spec.architecture(), **architecture}, attention=attention)
         self.variant = variant
         if checkpoint is None:

@@ -123,9 +123,10 @@ def sequence_lengths(duration: float, latent_rate: float) -> SequenceLengths:
     """The token counts MMAudio uses for ``duration`` seconds (any duration, not only its 8 s).
 
     latent = ceil(duration · latent_rate), clip = ⌊8 · duration⌋ and sync = 8 features for each 16-frame
-    segment of 25 fps video taken every 8 frames: 8 · (⌊(25 · duration − 16) / 8⌋ + 1).
+    segment of 25 fps video taken every 8 frames: 8 · (⌊(25 · duration − 16) / 8⌋ + 1), and at least one
+    segment (a window shorter than 16 frames, 0.64 s, which MMAudio never sees, gets one segment's worth).
     """
-    segments = (duration * SYNC_FPS - SYNC_SEGMENT) // SYNC_STEP + 1
+    segments = max(1, (duration * SYNC_FPS - SYNC_SEGMENT) // SYNC_STEP + 1)
     return SequenceLengths(
         latent=math.ceil(duration * latent_rate),
         clip=int(duration * CLIP_RATE),

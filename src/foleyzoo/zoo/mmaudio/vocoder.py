@@ -241,15 +241,18 @@ class MMAudioVocoder(BigVGANVocoder):
 
     ``checkpoint``: ``best_netG.pt`` (16k) or BigVGAN v2's folder (44k), checked as :func:`load_vocoder`
     checks them; without it the released architecture with random weights (44k: BigVGAN v2's defaults).
-    ``architecture`` overrides sizes (``upsample_initial_channel``) for tests only.
+    ``overrides`` changes sizes (``upsample_initial_channel``) for tests only: no released file fits them.
     """
 
     def __init__(
-        self, variant: str = "16k", checkpoint: str | None = None, verify: bool = True, **architecture: Any
+        self,
+        variant: str = "16k",
+        checkpoint: str | None = None,
+        verify: bool = True,
+        overrides: dict[str, Any] | None = None,
     ) -> None:
         spec = vocoder_variant(variant)
-        overrides = architecture  # sizes for tests only: no released file fits them
-        architecture = BIGVGAN_V1_16K if spec.name == "16k" else {}
+        architecture: Mapping[str, Any] = BIGVGAN_V1_16K if spec.name == "16k" else {}
         weights = None
         if checkpoint is not None:
             weights, config = _locate(
@@ -257,7 +260,7 @@ class MMAudioVocoder(BigVGANVocoder):
             )
             if config is not None:
                 architecture = read_architecture(config, spec)
-        super().__init__(**{**full_arguments(spec, architecture), **overrides})
+        super().__init__(**{**full_arguments(spec, architecture), **(overrides or {})})
         self.variant = variant
         if weights is not None:
             if verify:
