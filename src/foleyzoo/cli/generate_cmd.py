@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="auto", help="auto (cuda, mps, cpu), or a torch device")
     parser.add_argument("--overwrite", action="store_true", help="generate again where outputs exist")
     parser.add_argument("--no-mux", action="store_true", help="write only the .wav files")
+    parser.add_argument(
+        "--mono", action="store_true", help="one channel, as the codec decodes it (no stereo rendering)"
+    )
     return parser
 
 
@@ -261,6 +264,7 @@ def run(args: argparse.Namespace) -> tuple[int, int, int]:
                     cfg=args.cfg,
                     seed=args.seed,
                     sampler=sampler,
+                    mono=args.mono,
                 )
                 samples = audio.samples.numpy()
                 wav.parent.mkdir(parents=True, exist_ok=True)

@@ -235,13 +235,15 @@ class FoleyPipeline:
         seed: int = 0,
         sampler: Sampler | None = None,
         latents: Tensor | None = None,
+        mono: bool = False,
     ) -> Generated:
         """Stereo audio for a video (a file or :class:`VideoFrames`), a prompt, or both.
 
         Without a video, ``duration`` (seconds) is required (text-to-audio); with one, the audio is as long
         as the video (or ``duration``, when given, from its start). ``latents`` (T, C), T =
         ceil(duration × latent rate), is the initial noise to use instead of the seed's (to compare with
-        another implementation from the same noise, or to vary the prompt on fixed noise).
+        another implementation from the same noise, or to vary the prompt on fixed noise). ``mono`` returns
+        the one channel the codec decodes, without the stereo renderer.
         """
         if cfg is not None and not math.isfinite(cfg):
             raise ConfigError(f"the guidance scale (--cfg) must be a finite number, got {cfg}")
@@ -273,9 +275,9 @@ class FoleyPipeline:
             for group in _groups(windows, self.window_batch):
                 chunks += self._sample_windows(group, source, noise, text, negative, chosen, cfg, duration)
             latents = crossfade([chunk.float() for chunk in chunks], windows, total)
-            mono = self.codec.decode(Latents(latents[None].to(self.device), self.codec.latent_rate))
-            stereo = self._render(mono, source, duration)
-            audio = self.vocoder.vocode(_float_mel(stereo)).samples[0].float().cpu()
+            decoded = self.codec.decode(Latents(latents[None].to(self.device), self.codec.latent_rate))
+            rendered = _float_mel(decoded) if mono else self._render(decoded, source, duration)
+            audio = self.vocoder.vocode(_float_mel(rendered)).samples[0].float().cpu()
         length = round(duration * self.codec.sample_rate)
         audio = F.pad(audio, (0, max(0, length - audio.shape[-1])))[..., :length]
         _check_finite(audio, video, self.cfg_scale if cfg is None else cfg, chosen.steps)
