@@ -1,9 +1,9 @@
 """MMAudio's parts written as an ordinary bundle: it rebuilds through the allowlist and generates exactly what
-the parts generate directly, on a video made outside SynthFoley, for the video's whole length.
+the parts generate directly, on a video made outside SynthFoley, for the video's whole length; `foleyzoo
+convert mmaudio` reads a whole checkout of files at a tiny size through the real loaders; and generation
+equals MMAudio's own pipeline (a golden recorded with its code).
 
-The parts are MMAudio's architectures at a tiny size with random weights (every parameter redrawn), so
-the round trip of configs, weights, latent statistics and MMAudio's generation settings is checked
-without the released files; reading those files is the loaders' job (tests/zoo).
+The parts are MMAudio's architectures at a tiny size with random weights (every parameter redrawn).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from tests.encoders.builders import save_open_clip
+from tests.encoders.builders import OPEN_CLIP, save_open_clip
 
 from foleyzoo.codecs.edm2_codec import EDM2MelVAE
 from foleyzoo.encoders.sync.synchformer import Synchformer
@@ -350,3 +350,134 @@ def test_generate_on_a_converted_bundle_is_mmaudios_own_pipeline(tmp_path):
     assert ours.shape == (2, 32000)  # the video's 2 s; MMAudio returns whole latents (32,256 samples)
     error = (ours[0] - theirs[:32000]).abs().max() / theirs.abs().max()
     assert error <= 1e-3, f"relative max-abs error {error:.2e}"
+
+
+# ------------------------------------------------------------------ convert, end to end, at a tiny size
+
+ZOO_DATA = Path(__file__).parents[1] / "zoo" / "data"
+
+
+def golden_shapes(name: str) -> dict[str, tuple[int, ...]]:
+    from safetensors import safe_open
+
+    with safe_open(str(ZOO_DATA / name), "pt") as stored:
+        return {key: tuple(shape) for key, shape in json.loads(stored.metadata()["mmaudio_shapes"]).items()}
+
+
+def tiny_release(root: Path, monkeypatch) -> None:
+    """MMAudio's checkout layout with every file at a tiny size, and the manifests pointed at those sizes.
+
+    The network's, the VAE's and BigVGAN's keys and shapes are those of the goldens recorded with MMAudio's
+    code (the VAE's latent size set to the network's), so every file goes through its real loader.
+    """
+    from foleyzoo.vocoders.alias_free import resampling_filter
+    from foleyzoo.zoo.mmaudio import manifest as manifests
+    from foleyzoo.zoo.mmaudio.codec import CODEC_VARIANTS, CodecVariant
+    from foleyzoo.zoo.mmaudio.parity import CONFIGS
+    from foleyzoo.zoo.mmaudio.variants import VARIANTS, MMAudioVariant
+    from foleyzoo.zoo.mmaudio.vocoder import BIGVGAN_V1_16K
+
+    config = CONFIGS["tiny_v1_16k"]
+    sizes = ("latent_dim", "hidden", "heads", "joint_blocks", "single_blocks", "sample_rate", "clip_dim")
+    sizes += ("sync_dim", "text_dim", "text_tokens")
+    monkeypatch.setitem(
+        VARIANTS,
+        "small_16k",
+        MMAudioVariant(name="small_16k", hop=256, **{n: getattr(config, n) for n in sizes}),
+    )
+    network = golden_shapes("mmaudio_tiny_v1_16k.safetensors")
+    monkeypatch.setitem(
+        manifests.manifest()["files"],
+        "small_16k",
+        {"file": "mmaudio_small_16k.pth", "url": "https://example.invalid/n", "keys": network},
+    )
+    vae = golden_shapes("mmaudio_codec_vae_tiny_16k.safetensors")
+    vae["encoder.conv_out.weight"] = (2 * config.latent_dim, *vae["encoder.conv_out.weight"][1:])
+    vae["decoder.conv_in.weight"] = (
+        vae["decoder.conv_in.weight"][0],
+        config.latent_dim,
+        vae["decoder.conv_in.weight"][2],
+    )
+    monkeypatch.setitem(
+        CODEC_VARIANTS,
+        "16k",
+        CodecVariant("16k", "v1-16.pth", 16000, 1024, 256, 80, 8000.0, True, config.latent_dim, 16),
+    )
+    monkeypatch.setitem(
+        manifests.codec_manifest()["codecs"],
+        "16k",
+        {"file": "v1-16.pth", "url": "https://example.invalid/v", "keys": vae},
+    )
+    vocoder = golden_shapes("mmaudio_codec_bigvgan_tiny_16k.safetensors")
+    folded = {k.removesuffix("_v"): s for k, s in vocoder.items() if not k.endswith(("weight_g", "filter"))}
+    monkeypatch.setitem(
+        manifests.codec_manifest()["vocoders"],
+        "16k",
+        {**manifests.codec_manifest()["vocoders"]["16k"], "keys": folded, "size": None, "sha256": None},
+    )
+    monkeypatch.setitem(BIGVGAN_V1_16K, "upsample_initial_channel", 128)
+    sync_config = dict(
+        embed_dim=config.sync_dim, depth=1, heads=2, mlp_ratio=2.0, image_size=32, patch_size=16
+    )
+    monkeypatch.setattr("foleyzoo.pipeline.mmaudio.SYNCHFORMER_ARGUMENTS", sync_config)
+
+    (root / "weights").mkdir(parents=True)
+    ext = root / "ext_weights"
+    ext.mkdir()
+    torch.save(random_state_dict(network, 11), root / "weights" / "mmaudio_small_16k.pth")
+    torch.save(random_state_dict(vae, 12), ext / "v1-16.pth")
+    generator = random_state_dict(vocoder, 13)
+    generator.update(
+        {k: resampling_filter(2, 12).reshape(s) for k, s in vocoder.items() if k.endswith("filter")}
+    )
+    torch.save({"generator": generator}, ext / "best_netG.pt")
+    sync = Synchformer(**sync_config)
+    torch.save(
+        {f"vfeat_extractor.{k}": v for k, v in randomised(sync, 14).state_dict().items()},
+        ext / "synchformer_state_dict.pth",
+    )
+    clip = {**OPEN_CLIP, "embed_dim": config.clip_dim}
+    clip["text_cfg"] = {**clip["text_cfg"], "width": config.text_dim, "context_length": config.text_tokens}
+    save_open_clip(ext / "DFN5B-CLIP-ViT-H-14-384", clip, seed=15)
+
+
+def test_convert_reads_every_file_and_the_bundle_generates_for_the_videos_length(
+    moving_shape, tmp_path, monkeypatch
+):
+    from foleyzoo.cli.main import run
+
+    tiny_release(tmp_path / "MMAudio", monkeypatch)
+    output = tmp_path / "bundle"
+    code = run(
+        [
+            "convert",
+            "mmaudio",
+            "--variant",
+            "small_16k",
+            "--weights",
+            str(tmp_path / "MMAudio"),
+            "--output",
+            str(output),
+        ]
+    )
+    assert code == 0
+    card = Bundle.open(output).card
+    assert (
+        card.licence.startswith("CC-BY-NC-4.0") and "best_netG.pt" in card.notes and "v1-16.pth" in card.notes
+    )
+    code = run(
+        [
+            "generate",
+            "--model",
+            str(output),
+            "--input",
+            str(moving_shape),
+            "--output",
+            str(tmp_path / "out"),
+            "--steps",
+            "2",
+        ]
+    )
+    assert code == 0
+    assert probe(tmp_path / "out" / "disc.wav").duration == pytest.approx(6.0, abs=1e-3)
+    assert probe(tmp_path / "out" / "disc.mp4").has_video

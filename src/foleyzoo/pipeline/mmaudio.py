@@ -49,6 +49,9 @@ WINDOW_SECONDS = 8.0
 """MMAudio's networks were trained on 8 s clips: the bundle's window."""
 CFG_SCALE, EULER_STEPS = 4.5, 25
 
+SYNCHFORMER_ARGUMENTS: dict[str, Any] = {}
+"""Architecture arguments of the Synchformer read from a file: none (the released network); tests set sizes."""
+
 FILE_OPTIONS = {
     "network": "--network",
     "vae": "--vae",
@@ -299,7 +302,8 @@ def load_sync_part(path: Path) -> BundlePart:
                 "converting it as an unknown file, checked by its keys and shapes",
                 stacklevel=3,
             )
-    sync = Synchformer.from_file(path, feature_count="segments")  # MMAudio's feature count at every length
+    # MMAudio's feature count at every length; SYNCHFORMER_ARGUMENTS is empty for the released network
+    sync = Synchformer.from_file(path, feature_count="segments", **SYNCHFORMER_ARGUMENTS)
     return BundlePart("Synchformer", dict(sync.config), sync)
 
 

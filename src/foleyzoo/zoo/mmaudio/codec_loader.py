@@ -18,7 +18,7 @@ from torch import Tensor
 from foleyzoo.codecs.edm2_codec import EDM2MelVAE
 from foleyzoo.errors import ConfigError
 from foleyzoo.zoo.mmaudio.codec import codec_variant, convert_vae_state_dict, stage_count
-from foleyzoo.zoo.mmaudio.loader import read_state_dict, verify_file
+from foleyzoo.zoo.mmaudio.loader import read_checked, read_state_dict
 from foleyzoo.zoo.mmaudio.manifest import keys_mismatch, matching_parts, released_part
 
 __all__ = ["MMAudioCodec", "build_codec", "converted_codec_state", "load_codec"]
@@ -35,16 +35,8 @@ def load_codec(
     only. Every problem raises :class:`~foleyzoo.errors.ConfigError` naming the file and the variant.
     """
     spec = codec_variant(variant)
-    released = released_part("codec", spec.name)
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise ConfigError(
-            f"{path}: MMAudio codec {variant} weights not found (the released file is {released.url})"
-        )
-    if verify:
-        verify_file(path, released)
-    state = read_state_dict(path, f"codec {variant}")
-    return build_codec(state, variant, source=str(path), device=device)
+    state = read_checked(path, released_part("codec", spec.name), f"codec {variant}", verify)
+    return build_codec(state, variant, source=str(Path(path).expanduser()), device=device)
 
 
 def build_codec(
@@ -125,13 +117,7 @@ class MMAudioCodec(EDM2MelVAE):
         if checkpoint is not None:
             path = Path(checkpoint).expanduser()
             released = released_part("codec", codec_variant(variant).name)
-            if not path.is_file():
-                raise ConfigError(
-                    f"{path}: MMAudio codec {variant} weights not found (the released file is {released.url})"
-                )
-            if verify:
-                verify_file(path, released)
-            state = read_state_dict(path, f"codec {variant}")
+            state = read_checked(path, released, f"codec {variant}", verify)
             converted = converted_codec_state(state, variant, str(path))
             converted.update(latent_mean=self.latent_mean, latent_std=self.latent_std)
             self.load_state_dict(converted, strict=True)

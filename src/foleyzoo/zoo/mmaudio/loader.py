@@ -32,6 +32,7 @@ __all__ = [
     "build_denoiser",
     "check_network_state",
     "load_denoiser",
+    "read_checked",
     "read_state_dict",
     "verify_file",
 ]
@@ -56,16 +57,21 @@ def load_denoiser(
     :class:`~foleyzoo.errors.ConfigError` naming the file and the variant.
     """
     spec = variant_spec(variant)
+    state = read_checked(path, released_file(spec.name), variant, verify)
+    return build_denoiser(state, variant, source=str(path), attention=attention, device=device)
+
+
+def read_checked(
+    path: str | Path, released: ReleasedFile, what: str, verify: bool, container: str | None = None
+) -> dict[str, Tensor]:
+    """A released file's state dict after the checks every loader makes: the file is there, has the
+    published size and SHA-256 (with ``verify``), and holds a plain state dict of tensors."""
     path = Path(path).expanduser()
-    released = released_file(spec.name)
     if not path.is_file():
-        raise ConfigError(
-            f"{path}: MMAudio {variant} weights not found (the released file is {released.url})"
-        )
+        raise ConfigError(f"{path}: MMAudio {what} weights not found (the released file is {released.url})")
     if verify:
         verify_file(path, released)
-    state = read_state_dict(path, variant)
-    return build_denoiser(state, variant, source=str(path), attention=attention, device=device)
+    return read_state_dict(path, what, container)
 
 
 def verify_file(path: Path, released: ReleasedFile) -> None:
@@ -190,14 +196,7 @@ class MMAudioNetwork(MMAudioDenoiser):
         if checkpoint is None:
             return
         path = Path(checkpoint).expanduser()
-        released = released_file(spec.name)
-        if not path.is_file():
-            raise ConfigError(
-                f"{path}: MMAudio {variant} weights not found (the released file is {released.url})"
-            )
-        if verify:
-            verify_file(path, released)
-        state = read_state_dict(path, variant)
+        state = read_checked(path, released_file(spec.name), variant, verify)
         if not architecture:
             check_network_state(state, variant, str(path))
         target = {key: value.shape for key, value in self.state_dict().items()}
