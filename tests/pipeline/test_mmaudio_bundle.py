@@ -128,20 +128,18 @@ def test_the_bundle_generates_what_its_parts_generate(tiny_parts, moving_shape, 
         device="cpu",
         encode_empty_prompt=True,
     )
-    ours = from_bundle.generate(moving_shape, prompt="a ball rolling", steps=2, seed=3)
-    theirs = direct.generate(moving_shape, prompt="a ball rolling", steps=2, seed=3)
+    ours = from_bundle.generate(moving_shape, prompt="a ball rolling", steps=1, seed=3)
+    theirs = direct.generate(moving_shape, prompt="a ball rolling", steps=1, seed=3)
     assert ours.samples.shape == (2, 6 * 16000) and ours.sample_rate == 16000  # exactly the video's length
     assert torch.isfinite(ours.samples).all() and ours.samples.abs().max() > 0
     assert torch.equal(ours.samples, theirs.samples)
     assert torch.equal(ours.samples[0], ours.samples[1])  # DualMono
-    mono = from_bundle.generate(moving_shape, prompt="a ball rolling", steps=2, seed=3, mono=True)
-    assert mono.samples.shape == (1, 6 * 16000)
-    assert torch.allclose(mono.samples[0], ours.samples[0], atol=1e-5)  # one channel of the same sound
-    other = from_bundle.generate(moving_shape, prompt="a ball rolling", steps=2, seed=4)
-    assert not torch.equal(other.samples, ours.samples)  # the seed matters: the audio is not a constant
     noise = torch.randn(188, 4, generator=torch.Generator().manual_seed(3))  # ceil(6 s × 31.25) frames
-    given = from_bundle.generate(moving_shape, prompt="a ball rolling", steps=2, seed=99, latents=noise)
-    assert torch.equal(given.samples, ours.samples)  # the seed's noise, given as latents
+    given = from_bundle.generate(
+        moving_shape, prompt="a ball rolling", steps=1, seed=99, latents=noise, mono=True
+    )
+    assert given.samples.shape == (1, 6 * 16000)  # --mono: one channel
+    assert torch.allclose(given.samples[0], ours.samples[0], atol=1e-5)  # seed 3's noise given as latents
     with pytest.raises(ConfigError, match=r"latents must be \(frames, channels\) = \(188, 4\)"):
         from_bundle.generate(moving_shape, steps=1, latents=noise[:100])
 
