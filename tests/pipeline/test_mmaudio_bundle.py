@@ -232,6 +232,17 @@ def test_nothing_is_downloaded_without_download(tmp_path, monkeypatch):
         locate_files("small_16k", tmp_path)
 
 
+def test_a_failed_download_is_one_error_naming_the_folder(tmp_path, monkeypatch):
+    import huggingface_hub
+
+    def offline(*args, **kwargs):
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", offline)
+    with pytest.raises(ConfigError, match=r"--download into .* failed \(OSError: network is unreachable\)"):
+        locate_files("small_16k", tmp_path, download=True)
+
+
 def test_download_fetches_into_the_checkout_layout(tmp_path, monkeypatch):
     import huggingface_hub
 

@@ -96,7 +96,20 @@ def default_files(variant: str, weights: Path) -> dict[str, Path]:
 
 
 def _download(variant: str, weights: Path, paths: Mapping[str, Path]) -> None:
-    """Fetch the missing files into ``weights`` from the repositories MMAudio's own download step uses."""
+    """Fetch the missing files into ``weights`` from the repositories MMAudio's own download step uses;
+    a failed download is one ConfigError naming what was being fetched (files already there are kept)."""
+    try:
+        _fetch_missing(variant, weights, paths)
+    except ConfigError:
+        raise
+    except Exception as exc:  # network, authentication or disk errors of huggingface_hub
+        raise ConfigError(
+            f"--download into {weights} failed ({type(exc).__name__}: {str(exc)[:300]}); the files fetched so "
+            "far are kept, and running again fetches the rest"
+        ) from None
+
+
+def _fetch_missing(variant: str, weights: Path, paths: Mapping[str, Path]) -> None:
     try:
         from huggingface_hub import hf_hub_download, snapshot_download
     except ImportError:  # pragma: no cover - huggingface_hub comes with transformers
