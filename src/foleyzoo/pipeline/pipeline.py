@@ -320,7 +320,11 @@ class FoleyPipeline:
         frame early (``frame_count="floor"``) repeats its last frame to the others' count."""
         windows = [self._frames(source, fps, size, w, reading, duration) for w in group]
         longest = max(frames.shape[0] for frames in windows)
-        return torch.stack([torch.cat([f, f[-1:].expand(longest - f.shape[0], -1, -1, -1)]) for f in windows])
+        padded = [  # only where needed: a concatenation keeps the decoder's strides, which move the numerics
+            f if f.shape[0] == longest else torch.cat([f, f[-1:].expand(longest - f.shape[0], -1, -1, -1)])
+            for f in windows
+        ]
+        return torch.stack(padded)
 
     def _sample_windows(self, group, source, noise, text, negative, sampler, cfg, duration) -> list[Tensor]:
         """Sample a group of equally long windows in one batch; returns each window's latents (T, C)."""
