@@ -30,7 +30,7 @@ from foleyzoo.api import Video
 from foleyzoo.encoders.open_clip_loader import CONFIG_FILE, OPENAI_MEAN, OPENAI_STD
 from foleyzoo.encoders.text.open_clip import OpenCLIPTextEncoder
 from foleyzoo.encoders.visual.open_clip import OpenCLIPVisualEncoder
-from foleyzoo.zoo.testing import random_state_dict
+from foleyzoo.zoo.testing import random_state_dict, relative_error
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = REPO_ROOT / "tests" / "encoders" / "data" / "mmaudio_clip_golden.safetensors"
@@ -98,10 +98,6 @@ def foleyzoo_features(folder: Path, frames: Tensor, prompts: list[str]) -> tuple
     with torch.no_grad():
         video = Video(frames.float() / 255.0, fps=8.0)
         return visual.encode(video).values, text.encode(prompts).tokens
-
-
-def relative_error(ours: Tensor, theirs: Tensor) -> float:
-    return float((ours - theirs).abs().max() / theirs.abs().max())
 
 
 def inputs(height: int, width: int, count: int = 3) -> Tensor:

@@ -21,8 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -45,7 +43,7 @@ from foleyzoo.zoo.mmaudio.codec_parity import (
     parity_vocoder,
     parity_waveform,
 )
-from foleyzoo.zoo.testing import random_state_dict
+from foleyzoo.zoo.testing import mmaudio_commit, random_state_dict, relative_error
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 GOLDENS = REPO_ROOT / "tests" / "zoo" / "data"
@@ -141,12 +139,6 @@ SOURCES = {
 }
 
 
-def relative_error(ours: Tensor, theirs: Tensor) -> float:
-    """max|ours − theirs| / max|theirs| in float64."""
-    theirs64 = theirs.double()
-    return float((ours.double() - theirs64).abs().max() / theirs64.abs().max())
-
-
 # --------------------------------------------------------------------------- MMAudio's side
 
 
@@ -235,7 +227,7 @@ def fingerprint(state: dict[str, Tensor]) -> float:
 
 
 def command_record(args: argparse.Namespace) -> int:
-    provenance = f"hkchengrex/MMAudio {_mmaudio_commit()}, torch {torch.__version__}"
+    provenance = f"hkchengrex/MMAudio {mmaudio_commit()}, torch {torch.__version__}"
     tensors: dict[str, Tensor] = {}
     for variant, spec in CODEC_VARIANTS.items():
         audio = parity_waveform(spec.sample_rate, 1.0, seed=INPUTS_SEED)
@@ -380,7 +372,7 @@ def command_manifest(args: argparse.Namespace) -> int:
         sections["vocoders"][variant] = {**entry, "keys": folded}
     manifest = {
         "format": 1,
-        "mmaudio_commit": _mmaudio_commit(),
+        "mmaudio_commit": mmaudio_commit(),
         "sources": SOURCES,
         **sections,
     }
@@ -389,21 +381,6 @@ def command_manifest(args: argparse.Namespace) -> int:
     MANIFEST.write_text(compact_json(manifest) + "\n")
     print(f"wrote {MANIFEST.relative_to(REPO_ROOT)}")
     return 0
-
-
-def _mmaudio_commit() -> str:
-    """The commit of the MMAudio code in use: ``MMAUDIO_COMMIT`` if set, else asked of git."""
-    import mmaudio
-
-    if os.environ.get("MMAUDIO_COMMIT"):
-        return os.environ["MMAUDIO_COMMIT"]
-    folder = Path(mmaudio.__file__).resolve().parents[1]
-    try:
-        return subprocess.run(
-            ["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown commit"
 
 
 PARTS = ("front-end", "vae-16k", "vae-44k", "vocoder-16k", "vocoder-44k")

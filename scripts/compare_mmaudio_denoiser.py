@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -42,7 +40,7 @@ from foleyzoo.zoo.mmaudio.parity import (
     parity_inputs,
 )
 from foleyzoo.zoo.mmaudio.variants import VARIANTS
-from foleyzoo.zoo.testing import random_state_dict
+from foleyzoo.zoo.testing import mmaudio_commit, random_state_dict, relative_error
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 GOLDENS = REPO_ROOT / "tests" / "zoo" / "data"
@@ -101,12 +99,6 @@ SOURCES = {
         "account for them (latent_rot, clip_rot, t_embed.freqs), the v2 file's do not"
     ),
 }
-
-
-def relative_error(ours: Tensor, theirs: Tensor) -> float:
-    """max|ours − theirs| / max|theirs| in float64."""
-    theirs64 = theirs.double()
-    return float((ours.double() - theirs64).abs().max() / theirs64.abs().max())
 
 
 # --------------------------------------------------------------------------- building both sides
@@ -246,7 +238,7 @@ def command_compare(args: argparse.Namespace) -> int:
 
 
 def command_record(args: argparse.Namespace) -> int:
-    commit = _mmaudio_commit()
+    commit = mmaudio_commit()
     for name in args.configs:
         config, case = CONFIGS[name], GOLDEN_CASES[name]
         shapes = mmaudio_shapes(config)
@@ -293,7 +285,7 @@ def command_manifest(args: argparse.Namespace) -> int:
         }
     manifest = {
         "format": 1,
-        "mmaudio_commit": _mmaudio_commit(),
+        "mmaudio_commit": mmaudio_commit(),
         "licence": {"code": "MIT", "weights": "CC-BY-NC-4.0"},
         "sources": SOURCES,
         "dropped_keys": list(DROPPED_KEYS),
@@ -308,21 +300,6 @@ def compact_json(value: Any) -> str:
     """Indented JSON with each list of numbers (a shape) on one line."""
     text = json.dumps(value, indent=1)
     return re.sub(r"\[\s+([\d,\s]+?)\s+\]", lambda m: "[" + " ".join(m.group(1).split()) + "]", text)
-
-
-def _mmaudio_commit() -> str:
-    """The commit of the MMAudio code in use: ``MMAUDIO_COMMIT`` if set, else asked of git."""
-    import mmaudio
-
-    if os.environ.get("MMAUDIO_COMMIT"):
-        return os.environ["MMAUDIO_COMMIT"]
-    folder = Path(mmaudio.__file__).resolve().parents[1]
-    try:
-        return subprocess.run(
-            ["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown commit"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -53,15 +53,11 @@ from foleyzoo.pipeline.mmaudio_parity import (  # noqa: E402
     parity_bundle,
 )
 from foleyzoo.zoo.mmaudio.sync_parity import REDUCED_CONFIG  # noqa: E402
+from foleyzoo.zoo.testing import relative_error  # noqa: E402
 
 GOLDEN = Path(__file__).resolve().parents[1] / "tests" / "pipeline" / "data"
 RECORD_SECONDS = 2.0
 RECORD_PROMPT = "a ball bouncing on a wooden floor"
-
-
-def relative_error(ours: Tensor, theirs: Tensor) -> float:
-    theirs64 = theirs.double()
-    return float((ours.double() - theirs64).abs().max() / theirs64.abs().max())
 
 
 def make_video(path: Path, seconds: float) -> None:

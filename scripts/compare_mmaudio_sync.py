@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
-import subprocess
 import sys
 import time
 from collections.abc import Mapping
@@ -45,6 +43,7 @@ from foleyzoo.zoo.mmaudio.sync_parity import (
     parity_state,
     parity_synchformer,
 )
+from foleyzoo.zoo.testing import mmaudio_commit, relative_error
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = REPO_ROOT / "tests" / "zoo" / "data" / "mmaudio_sync_reduced.safetensors"
@@ -81,12 +80,6 @@ SOURCES = {
         "vfeat_extractor.*), which MMAudio's code does not define"
     ),
 }
-
-
-def relative_error(ours: Tensor, theirs: Tensor) -> float:
-    """max|ours − theirs| / max|theirs| in float64."""
-    theirs64 = theirs.double()
-    return float((ours.double() - theirs64).abs().max() / theirs64.abs().max())
 
 
 # --------------------------------------------------------------------------- MMAudio's side
@@ -202,7 +195,7 @@ def command_compare(args: argparse.Namespace) -> int:
 
 
 def command_record(args: argparse.Namespace) -> int:
-    provenance = f"hkchengrex/MMAudio {_mmaudio_commit()}, torch {torch.__version__}"
+    provenance = f"hkchengrex/MMAudio {mmaudio_commit()}, torch {torch.__version__}"
     network = mmaudio_assembled(REDUCED_CONFIG)
     shapes = mmaudio_shapes(network)
     state = parity_state(shapes, WEIGHTS_SEED)
@@ -229,7 +222,7 @@ def command_manifest(args: argparse.Namespace) -> int:
     keys = mmaudio_shapes(mmaudio_synchformer())
     manifest = {
         "format": 1,
-        "mmaudio_commit": _mmaudio_commit(),
+        "mmaudio_commit": mmaudio_commit(),
         "sources": SOURCES,
         "files": {"synchformer": {**PUBLISHED, "architecture": FULL_CONFIG, "keys": keys}},
     }
@@ -242,21 +235,6 @@ def compact_json(value: Any) -> str:
     """Indented JSON with each list of numbers (a shape) on one line."""
     text = json.dumps(value, indent=1)
     return re.sub(r"\[\s+([\d,\s]+?)\s+\]", lambda m: "[" + " ".join(m.group(1).split()) + "]", text)
-
-
-def _mmaudio_commit() -> str:
-    """The commit of the MMAudio code in use: ``MMAUDIO_COMMIT`` if set, else asked of git."""
-    import mmaudio
-
-    if os.environ.get("MMAUDIO_COMMIT"):
-        return os.environ["MMAUDIO_COMMIT"]
-    folder = Path(mmaudio.__file__).resolve().parents[1]
-    try:
-        return subprocess.run(
-            ["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown commit"
 
 
 def main(argv: list[str] | None = None) -> int:

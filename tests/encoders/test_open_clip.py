@@ -22,12 +22,9 @@ from foleyzoo.encoders.pretrained import FramePreprocess, resize_as_uint8
 from foleyzoo.encoders.text.open_clip import OpenCLIPTextEncoder
 from foleyzoo.encoders.visual.open_clip import OpenCLIPVisualEncoder
 from foleyzoo.errors import ConfigError
+from foleyzoo.zoo.testing import relative_error
 
 GOLDEN = Path(__file__).parent / "data" / "mmaudio_clip_golden.safetensors"
-
-
-def relative_error(ours: torch.Tensor, theirs: torch.Tensor) -> float:
-    return float((ours - theirs).abs().max() / theirs.abs().max())
 
 
 @pytest.fixture(scope="module")

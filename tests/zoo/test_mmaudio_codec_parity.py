@@ -32,7 +32,7 @@ from foleyzoo.zoo.mmaudio.codec_parity import (
     parity_vocoder,
     parity_waveform,
 )
-from foleyzoo.zoo.testing import random_state_dict
+from foleyzoo.zoo.testing import random_state_dict, relative_error
 
 DATA = Path(__file__).parent / "data"
 TOLERANCE = 1e-4  # relative max-abs error in fp32 (the target for the latents, decode and audio)
@@ -47,10 +47,6 @@ def _one_thread() -> Iterator[None]:
     with torch.no_grad():
         yield
     torch.set_num_threads(previous)
-
-
-def relative_error(ours: torch.Tensor, theirs: torch.Tensor) -> float:
-    return float((ours.double() - theirs.double()).abs().max() / theirs.double().abs().max())
 
 
 @cache

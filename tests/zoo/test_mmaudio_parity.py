@@ -25,15 +25,11 @@ from foleyzoo.zoo.mmaudio.parity import (
     parity_denoiser,
     parity_inputs,
 )
-from foleyzoo.zoo.testing import random_state_dict
+from foleyzoo.zoo.testing import random_state_dict, relative_error
 
 DATA = Path(__file__).parent / "data"
 FORWARD_TOLERANCE = 1e-4  # relative max-abs error, fp32 (the target)
 SAMPLING_TOLERANCE = 1e-3  # after 25 guided Euler steps
-
-
-def relative_error(ours: torch.Tensor, theirs: torch.Tensor) -> float:
-    return float((ours.double() - theirs.double()).abs().max() / theirs.double().abs().max())
 
 
 @cache

@@ -24,6 +24,7 @@ from foleyzoo.encoders.open_clip_loader import DFN5B_CLIP
 from foleyzoo.errors import ConfigError
 from foleyzoo.pipeline.bundle import ModelCard, write_bundle
 from foleyzoo.samplers.guidance import CONDITION_NAMES
+from foleyzoo.zoo.mmaudio.loader import file_sha256
 
 __all__ = [
     "BundlePart",
@@ -222,23 +223,16 @@ class SourceFile:
     sha256: str | None
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(1 << 24):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _source(part: str, path: str | Path) -> SourceFile:
     file = Path(path)
     if file.is_file():
-        return SourceFile(part, file.name, file.stat().st_size, _sha256(file))
+        return SourceFile(part, file.name, file.stat().st_size, file_sha256(file))
     return SourceFile(part, str(path), None, None)
 
 
-def _published_or_warn(path: Path, released: Any) -> bool:
-    """True when the file is the published one; a warning (then a check by keys and shapes) when it is not."""
+def _published_or_warn(path: Path, released: Any) -> None:
+    """Check the published size and SHA-256 once, here: a warning (then a check by keys and shapes) when the
+    file is not the published one; the loaders are then called with ``verify=False``."""
     from foleyzoo.zoo.mmaudio.loader import verify_file
 
     try:
@@ -249,8 +243,6 @@ def _published_or_warn(path: Path, released: Any) -> bool:
         warnings.warn(
             f"{exc}; converting it as an unknown file, checked by its keys and shapes", stacklevel=3
         )
-        return False
-    return True
 
 
 def load_parts(variant: str, files: MMAudioFiles, download: bool = False) -> MMAudioParts:
@@ -268,19 +260,14 @@ def load_parts(variant: str, files: MMAudioFiles, download: bool = False) -> MMA
         raise ConfigError(
             f"{files.network}: MMAudio {variant} network file not found (set it with --network)"
         )
-    denoiser = load_denoiser(
-        files.network, variant, verify=_published_or_warn(files.network, released_file(variant))
-    )
-    codec = load_codec(
-        files.vae, codec_name, verify=_published_or_warn(files.vae, released_part("codec", codec_name))
-    )
-    codec.set_latent_statistics(denoiser.latent_mean, denoiser.latent_std)
     vocoder_weights = located_weights(files.vocoder, codec_name)
-    vocoder = load_vocoder(
-        files.vocoder,
-        codec_name,
-        verify=_published_or_warn(vocoder_weights, released_part("vocoder", codec_name)),
-    )
+    _published_or_warn(files.network, released_file(variant))
+    _published_or_warn(files.vae, released_part("codec", codec_name))
+    _published_or_warn(vocoder_weights, released_part("vocoder", codec_name))
+    denoiser = load_denoiser(files.network, variant, verify=False)  # checked just above
+    codec = load_codec(files.vae, codec_name, verify=False)
+    codec.set_latent_statistics(denoiser.latent_mean, denoiser.latent_std)
+    vocoder = load_vocoder(files.vocoder, codec_name, verify=False)
     visual = OpenCLIPVisualEncoder(files.clip, download=download)
     text = OpenCLIPTextEncoder(files.clip, download=download)
     sync_part = load_sync_part(files.synchformer)

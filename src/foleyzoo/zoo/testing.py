@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor
 
-__all__ = ["random_state_dict"]
+__all__ = ["mmaudio_commit", "random_state_dict", "relative_error"]
 
 
 def random_state_dict(shapes: Mapping[str, Sequence[int]], seed: int) -> dict[str, Tensor]:
@@ -43,3 +43,28 @@ def random_state_dict(shapes: Mapping[str, Sequence[int]], seed: int) -> dict[st
             value = 0.2 * noise
         state[key] = value
     return state
+
+
+def relative_error(ours: Tensor, theirs: Tensor) -> float:
+    """max|ours − theirs| / max|theirs|, in float64: the figure every comparison with an original reports."""
+    theirs64 = theirs.double()
+    return float((ours.double() - theirs64).abs().max() / theirs64.abs().max())
+
+
+def mmaudio_commit() -> str:
+    """The commit of the MMAudio code importable here: ``MMAUDIO_COMMIT`` if set, else asked of git."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    import mmaudio
+
+    if os.environ.get("MMAUDIO_COMMIT"):
+        return os.environ["MMAUDIO_COMMIT"]
+    folder = Path(mmaudio.__file__).resolve().parents[1]
+    try:
+        return subprocess.run(
+            ["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown commit"

@@ -9,6 +9,7 @@ strictly.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import warnings
 import zipfile
@@ -31,6 +32,7 @@ __all__ = [
     "MMAudioNetwork",
     "build_denoiser",
     "check_network_state",
+    "file_sha256",
     "load_denoiser",
     "read_checked",
     "read_state_dict",
@@ -91,15 +93,29 @@ def verify_file(path: Path, released: ReleasedFile) -> None:
             stacklevel=3,
         )
         return
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(_CHUNK):
-            digest.update(chunk)
-    if digest.hexdigest() not in (released.sha256, *released.other_sha256):
+    digest = file_sha256(path)
+    if digest not in (released.sha256, *released.other_sha256):
         raise ConfigError(
-            f"{what}: SHA-256 {digest.hexdigest()} is not the published {released.sha256} of {released.file}; "
+            f"{what}: SHA-256 {digest} is not the published {released.sha256} of {released.file}; "
             "download it again, or pass verify=False for weights of your own"
         )
+
+
+def file_sha256(path: str | Path) -> str:
+    """The SHA-256 of a file, read once for each (path, size, modification time): released files are
+    gigabytes, and converting checks a file and then records its hash."""
+    resolved = Path(path).resolve()
+    stat = resolved.stat()
+    return _sha256(str(resolved), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=32)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        while chunk := stream.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def read_state_dict(path: str | Path, variant: str, container: str | None = None) -> dict[str, Tensor]:
