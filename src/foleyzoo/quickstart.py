@@ -136,10 +136,10 @@ def _log_file(stage: Stage) -> Path:
 
 
 def _run_in_child(arguments: list[str], stage: Stage) -> int:
-    """``python -m foleyzoo fit …`` with its output in the stage's log (no progress bar: the log is a file)."""
+    """``python -m foleyzoo fit …`` with its output, plain progress lines included, in the stage's log."""
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     with open(_log_file(stage), "a", encoding="utf-8") as log:
-        command = [sys.executable, "-m", "foleyzoo", *arguments, "--trainer.enable_progress_bar=false"]
+        command = [sys.executable, "-m", "foleyzoo", *arguments]  # plain progress lines: the log is a file
         return subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=False).returncode
 
 

@@ -107,3 +107,47 @@ def test_generate_names_a_missing_model(
     clip = make_video(tmp_path / "one.mp4", seconds=1.0)
     assert run(["generate", "--model", "nope", "--input", str(clip), "--output", str(tmp_path / "o")]) == 2
     assert "nope: neither a bundle folder nor a model in" in capsys.readouterr().err
+
+
+def test_generate_from_a_prompt_alone_writes_one_wav_of_the_duration(
+    bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    base = ["generate", "--model", str(bundle), "--output", str(out), "--steps", "2"]
+    assert run([*base, "--prompt", "A Dog, barking!", "--duration", "1.5"]) == 0
+    captured = capsys.readouterr()
+    audio = read_audio(out / "a-dog-barking.wav", 16000, channels=2)
+    assert audio.shape == (2, 24000) and abs(audio).max() <= 10 ** (-1 / 20)
+    assert "[1/1] a-dog-barking: written" in captured.err  # plain progress: the output is not a terminal
+    assert "1 written" in captured.out
+    assert run([*base, "--prompt", "rain", "--duration", "0.5", "--name", "rain-take-2"]) == 0
+    assert (out / "rain-take-2.wav").is_file()
+
+
+@pytest.mark.parametrize(
+    ("extra", "problem"),
+    [
+        ([], "give --input VIDEO"),
+        (["--prompt", "rain"], "give --input VIDEO"),
+        (["--duration", "2"], "give --input VIDEO"),
+        (["--input", "x.mp4", "--duration", "2"], "--duration is for text-to-audio"),
+    ],
+)
+def test_generate_names_what_a_request_lacks(
+    bundle: Path, tmp_path: Path, extra: list[str], problem: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["generate", "--model", str(bundle), "--output", str(tmp_path), *extra]) == 2
+    assert problem in capsys.readouterr().err
+
+
+def test_generate_prints_plain_progress_lines_for_long_work(
+    bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("foleyzoo.cli.progress.PLAIN_EVERY", 0.0)  # a line at every step
+    video = tmp_path / "clip.mp4"
+    make_video(video, seconds=2.5)
+    command = ["generate", "--model", str(bundle), "--input", str(video), "--output", str(tmp_path / "o")]
+    assert run([*command, "--steps", "2", "--no-mux"]) == 0
+    err = capsys.readouterr().err
+    assert "clip: windows 1/" in err and "step 2/2" in err and "ETA" in err and "decoding" in err
+    assert "[1/1] clip: written" in err

@@ -1,6 +1,8 @@
 """``foleyzoo generate``: stereo Foley for videos with a bundle: ``<stem>.wav`` and ``<stem>.mp4`` per video.
 
-Inputs are video files, folders of them or CSV manifests (``foleyzoo.data.datasets.read_manifest``).
+Inputs are video files, folders of them or CSV manifests (``foleyzoo.data.datasets.read_manifest``); without
+``--input``, ``--prompt`` and ``--duration`` make text-to-audio (``<output>/<name>.wav``). Every output is
+kept below -1 dBFS by a peak limiter unless ``--no-normalize``.
 A video in a subfolder (or a manifest id such as ``kitchen/clip3``) writes into the same subfolder of
 the output; a name that would leave the output folder (``../x``, an absolute path) is refused before
 anything runs. Finished outputs are skipped unless ``--overwrite``; a bad input is reported and skipped
@@ -16,7 +18,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from foleyzoo.cli.output import CommandParser, finite_float, positive_int
+from foleyzoo.cli.output import CommandParser, finite_float, positive_float, positive_int
 from foleyzoo.errors import ConfigError, FoleyzooError
 
 __all__ = ["build_parser", "check_output_name", "collect_inputs", "job_prompt", "main", "output_paths"]
@@ -30,10 +32,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--model", required=True, help="a bundle folder, or a bundle's name in $FOLEYZOO_HOME"
     )
     parser.add_argument(
-        "--input", nargs="+", required=True, metavar="PATH", help="video files, folders, manifests"
+        "--input",
+        nargs="+",
+        default=None,
+        metavar="PATH",
+        help="video files, folders, manifests (leave out for text-to-audio with --prompt and --duration)",
     )
     parser.add_argument("--output", required=True, help="folder for <stem>.wav and <stem>.mp4 (created)")
     parser.add_argument("--prompt", default=None, help="text to condition on (with the video)")
+    parser.add_argument(
+        "--duration",
+        type=positive_float,
+        default=None,
+        help="seconds of audio for text-to-audio (without --input); a video's audio is as long as the video",
+    )
+    parser.add_argument(
+        "--name", default=None, help="text-to-audio output name (default: made from the prompt)"
+    )
     parser.add_argument("--negative-prompt", default=None, help="text to steer away from")
     parser.add_argument(
         "--steps", type=positive_int, default=None, help="sampler steps (default: the bundle's)"
@@ -48,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-mux", action="store_true", help="write only the .wav files")
     parser.add_argument(
         "--mono", action="store_true", help="one channel, as the codec decodes it (no stereo rendering)"
+    )
+    parser.add_argument(
+        "--no-normalize",
+        action="store_true",
+        help="write the raw levels (by default a peak limiter keeps every sample below -1 dBFS)",
     )
     return parser
 
@@ -205,17 +225,9 @@ def job_prompt(prompt: str | None, caption: str) -> str | None:
 
 def resolve_model(name: str) -> Path:
     """A bundle folder given by path, or by name from the local model folder."""
-    from foleyzoo.cli.models_cmd import model_home
+    from foleyzoo.pipeline.home import resolve_bundle
 
-    path = Path(name)
-    if path.is_dir():
-        return path
-    candidate = model_home() / name
-    if candidate.is_dir():
-        return candidate
-    raise ConfigError(
-        f"{name}: neither a bundle folder nor a model in {model_home()} (see `foleyzoo models`)"
-    )
+    return resolve_bundle(name)
 
 
 def _sampler(name: str | None):
@@ -227,34 +239,61 @@ def _sampler(name: str | None):
     return sampler_class()
 
 
+def check_request(args: argparse.Namespace) -> None:
+    """Refuse a combination of options that cannot run, before anything is loaded."""
+    if args.input is None:
+        if not (args.prompt or "").strip() or args.duration is None:
+            raise ConfigError(
+                "give --input VIDEO... (video-to-audio), or --prompt TEXT with --duration SECONDS "
+                "(text-to-audio)"
+            )
+    elif args.duration is not None:
+        raise ConfigError(
+            "--duration is for text-to-audio (no --input): a video's audio is as long as the video"
+        )
+    elif args.name is not None:
+        raise ConfigError(
+            "--name names text-to-audio output; with --input, outputs are named after the videos"
+        )
+
+
+def prompt_name(prompt: str) -> str:
+    """A file name made from a prompt: lower case words joined by dashes, at most 60 characters."""
+    words = re.findall(r"[a-z0-9]+", prompt.lower())
+    return "-".join(words)[:60].strip("-") or "generated"
+
+
 def run(args: argparse.Namespace) -> tuple[int, int, int]:
-    """Generate for every input; returns (written, skipped, failed)."""
+    """Generate for every input (or the one text-to-audio request); returns (written, skipped, failed)."""
     from rich.markup import escape
-    from rich.progress import Progress
 
     from foleyzoo.cli.output import console
+    from foleyzoo.cli.progress import GenerationDisplay
     from foleyzoo.io.media import mux_audio, write_wav
     from foleyzoo.pipeline import FoleyPipeline
 
-    jobs = collect_inputs(args.input)
+    check_request(args)
+    jobs = collect_inputs(args.input) if args.input is not None else []
     bundle = resolve_model(args.model)
     output = make_output_folder(Path(args.output))
+    if args.input is None:
+        return _text_to_audio(args, bundle, output)
     targets = {job.stem: output_paths(output, job.stem, job.video) for job in jobs}  # all before any work
     refused = name_conflicts(jobs)
     pipeline = FoleyPipeline.from_bundle(bundle, device=args.device)
     sampler = _sampler(args.sampler)
     errors = console(stderr=True)
     written = skipped = failed = 0
-    with Progress(console=errors, transient=False) as progress:
-        task = progress.add_task("generating", total=len(jobs))
+    with GenerationDisplay(len(jobs), errors) as display:
         for job in jobs:
             wav, mp4 = targets[job.stem]
+            display.start(job.stem)
             try:
                 if job.stem in refused:
                     raise ConfigError(f"{job.video}: {refused[job.stem]}")
                 if not args.overwrite and _already_done(job, wav, None if args.no_mux else mp4, pipeline):
                     skipped += 1
-                    progress.advance(task)
+                    display.finish("skipped (already there)")
                     continue
                 audio = pipeline.generate(
                     job.video,
@@ -265,6 +304,8 @@ def run(args: argparse.Namespace) -> tuple[int, int, int]:
                     seed=args.seed,
                     sampler=sampler,
                     mono=args.mono,
+                    normalize=not args.no_normalize,
+                    progress=display.update,
                 )
                 samples = audio.samples.numpy()
                 wav.parent.mkdir(parents=True, exist_ok=True)
@@ -272,12 +313,45 @@ def run(args: argparse.Namespace) -> tuple[int, int, int]:
                 if not args.no_mux:
                     mux_audio(job.video, samples, audio.sample_rate, mp4)
                 written += 1
+                display.finish("written")
             except (FoleyzooError, OSError) as exc:
                 failed += 1
                 message = exc if isinstance(exc, FoleyzooError) else f"cannot write its outputs ({exc})"
+                display.finish("failed")
                 errors.print(f"[red]failed[/red] {escape(f'{job.video}: {message}')}", highlight=False)
-            progress.advance(task)
     return written, skipped, failed
+
+
+def _text_to_audio(args: argparse.Namespace, bundle: Path, output: Path) -> tuple[int, int, int]:
+    """``--prompt`` and ``--duration`` without a video: one ``<output>/<name>.wav``."""
+    from foleyzoo.cli.output import console
+    from foleyzoo.cli.progress import GenerationDisplay
+    from foleyzoo.pipeline import FoleyPipeline
+
+    name = args.name or prompt_name(args.prompt)
+    check_output_name(name, Path(f"--name {name}"))
+    wav = output_paths(output, name, Path(name))[0]
+    if wav.exists() and not args.overwrite:
+        return 0, 1, 0
+    pipeline = FoleyPipeline.from_bundle(bundle, device=args.device)
+    with GenerationDisplay(1, console(stderr=True)) as display:
+        display.start(name)
+        audio = pipeline.generate(
+            None,
+            prompt=args.prompt,
+            negative_prompt=args.negative_prompt,
+            duration=args.duration,
+            steps=args.steps,
+            cfg=args.cfg,
+            seed=args.seed,
+            sampler=_sampler(args.sampler),
+            mono=args.mono,
+            normalize=not args.no_normalize,
+            progress=display.update,
+        )
+        audio.save(wav)
+        display.finish("written")
+    return 1, 0, 0
 
 
 def make_output_folder(output: Path) -> Path:

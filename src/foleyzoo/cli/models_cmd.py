@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import sys
-from pathlib import Path
 
 from foleyzoo.cli.output import CommandParser
 from foleyzoo.errors import FoleyzooError
+from foleyzoo.pipeline.home import model_home
 
 __all__ = ["main", "model_home"]
-
-
-def model_home() -> Path:
-    """Where named bundles live: ``$FOLEYZOO_HOME`` or ``~/.cache/foleyzoo/models``."""
-    configured = os.environ.get("FOLEYZOO_HOME")
-    return Path(configured) if configured else Path.home() / ".cache" / "foleyzoo" / "models"
 
 
 def main(argv: list[str]) -> int:

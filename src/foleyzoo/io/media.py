@@ -703,11 +703,28 @@ def _video_span(stream: av.stream.Stream, container: av.container.InputContainer
     return end - begin
 
 
+BROWSER_SAFE_VIDEO = frozenset({"h264", "av1"})
+"""Video codecs every current browser plays from an .mp4; a stream of another (MJPEG, MPEG-4 Part 2,
+ProRes, HEVC in most browsers) is re-encoded to H.264 when muxed."""
+BROWSER_SAFE_PIXELS = frozenset({"yuv420p", "yuvj420p"})
+"""Pixel formats those decoders take everywhere (4:2:0, 8 bits); 4:4:4 or 10-bit H.264 is re-encoded too."""
+
+
+def copies_video(stream: av.stream.Stream, container: av.container.OutputContainer) -> bool:
+    """Whether ``stream`` can be copied into ``container`` unchanged and still play in a browser."""
+    context = stream.codec_context
+    return (
+        context.name in BROWSER_SAFE_VIDEO
+        and context.name in container.supported_codecs
+        and (context.pix_fmt or "") in BROWSER_SAFE_PIXELS
+    )
+
+
 def mux_audio(video_path: PathLike, audio: AudioArray, sample_rate: int, out_path: PathLike) -> None:
     """Write ``out_path``: the video's picture with ``audio`` (C, N) as its only sound, for generated Foley.
 
-    The video stream is copied packet by packet (bit-identical, no re-encoding) when the output
-    container accepts its codec, and re-encoded to H.264 otherwise. The audio is trimmed or
+    The video stream is copied packet by packet (bit-identical, no re-encoding) when it is H.264 or AV1 in
+    8-bit 4:2:0 (:func:`copies_video`: what browsers play), and re-encoded to H.264 otherwise. The audio is trimmed or
     zero-padded to exactly the video stream's duration, starts where the video starts, and is encoded
     as AAC. Other streams of the input (its old audio, subtitles) are dropped.
     """
@@ -723,7 +740,7 @@ def mux_audio(video_path: PathLike, audio: AudioArray, sample_rate: int, out_pat
             atomic_output(out_p) as temporary,
             av.open(str(temporary), mode="w", options=_output_options(out_p)) as dst,
         ):
-            if vin.codec_context.name in dst.supported_codecs:
+            if copies_video(vin, dst):
                 vout = dst.add_stream_from_template(vin)
                 video: Iterable[av.Packet] = _copied_packets(src, vin, vout)
             else:  # re-encode; yuv420p needs even sizes, so odd ones are scaled up by one pixel

@@ -32,9 +32,16 @@ def pick_device(requested: str | torch.device | None = None) -> torch.device:
 
 
 @contextlib.contextmanager
-def inference_precision(device: torch.device) -> Iterator[None]:
-    """bf16 autocast on CUDA GPUs with bf16 support (the paper's inference precision), full precision elsewhere."""
-    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+def inference_precision(device: torch.device, dtype: torch.dtype | None = None) -> Iterator[None]:
+    """Autocast in ``dtype`` (full precision for float32); by default bf16 autocast on CUDA GPUs with bf16
+    support (the paper's inference precision) and full precision elsewhere."""
+    if dtype is not None:
+        if dtype == torch.float32:
+            yield
+        else:
+            with torch.autocast(device.type, dtype=dtype):
+                yield
+    elif device.type == "cuda" and torch.cuda.is_bf16_supported():
         with torch.autocast("cuda", dtype=torch.bfloat16):
             yield
     else:

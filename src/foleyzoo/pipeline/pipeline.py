@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,13 +38,15 @@ from foleyzoo.errors import ConfigError, GenerationError, MediaError
 from foleyzoo.io.frames import FrameReading, accumulated_instants, quantise, shape_uint8
 from foleyzoo.pipeline.bundle import Bundle
 from foleyzoo.pipeline.device import inference_precision, pick_device
+from foleyzoo.pipeline.home import resolve_bundle
+from foleyzoo.pipeline.levels import limit_peaks
 from foleyzoo.pipeline.windows import Window, crossfade, plan_windows, shared_grid
 from foleyzoo.renderers.checks import check_renderer_follows
 from foleyzoo.samplers import EulerSampler
 from foleyzoo.samplers.guidance import CONDITION_NAMES, guided_velocity
 from foleyzoo.vocoders.base import check_vocoder_follows
 
-__all__ = ["FoleyPipeline", "Generated", "VideoFrames"]
+__all__ = ["FoleyPipeline", "Generated", "GenerationProgress", "VideoFrames"]
 
 DEFAULT_READING = FrameReading()
 
@@ -113,14 +116,66 @@ class _VideoFile:
 
 @dataclass(frozen=True)
 class Generated:
-    """Generated audio: ``samples`` (channels, N) at ``sample_rate``, exactly the requested duration."""
+    """Generated audio: ``samples`` (channels, N) at ``sample_rate``, exactly the requested duration.
+
+    ``video`` is the file it was generated for (None for text-only audio or frames held in memory), so
+    that :meth:`save` can put the sound under its picture.
+    """
 
     samples: Tensor
     sample_rate: int
+    video: Path | None = None
 
     @property
     def duration(self) -> float:
         return self.samples.shape[-1] / self.sample_rate
+
+    def save(self, path: str | Path) -> Path:
+        """Write ``path``: a float WAV (``.wav``), or the video with this sound as its only audio track
+        (``.mp4``, H.264/AAC, needs the video file it was generated for); folders are created."""
+        from foleyzoo.io.media import mux_audio, write_wav
+
+        target = Path(path)
+        suffix = target.suffix.lower()
+        if suffix not in (".wav", ".mp4"):
+            raise ConfigError(
+                f"{target}: Generated.save writes .wav or .mp4 files, not {suffix or 'no suffix'}"
+            )
+        if suffix == ".mp4" and self.video is None:
+            raise ConfigError(
+                f"{target}: this audio was not generated for a video file, so there is no picture to mux "
+                "it with; save it as .wav"
+            )
+        target.parent.mkdir(parents=True, exist_ok=True)
+        samples = self.samples.float().numpy()
+        if suffix == ".wav":
+            write_wav(target, samples, self.sample_rate)
+        else:
+            mux_audio(self.video, samples, self.sample_rate, target)
+        return target
+
+
+@dataclass(frozen=True)
+class GenerationProgress:
+    """Where one generation stands, for a progress callback: ``stage`` is ``"sampling"`` (window group
+    ``group`` of ``groups``, sampler step ``step`` of ``steps``), then ``"decoding"``, then ``"done"``."""
+
+    stage: str
+    group: int
+    groups: int
+    step: int
+    steps: int
+    elapsed: float
+
+    @property
+    def fraction(self) -> float:
+        """The share of the sampling done, 0 to 1 (decoding counts as the end of it)."""
+        if self.stage != "sampling":
+            return 1.0
+        return min(1.0, ((self.group - 1) + self.step / max(1, self.steps)) / max(1, self.groups))
+
+
+ProgressCallback = Callable[[GenerationProgress], None]
 
 
 class FoleyPipeline:
@@ -156,6 +211,8 @@ class FoleyPipeline:
         if renderer is not None:
             check_renderer_follows(renderer, codec)
         self.device = pick_device(device)
+        self.precision: torch.dtype | None = None  # None: bf16 autocast on CUDA GPUs, full elsewhere
+        self.source_bundle: Path | None = None
         self.codec, self.denoiser, self.vocoder = codec, denoiser, vocoder
         self.text_encoder = text_encoder if "text" in conditions else None
         self.visual_encoder = visual_encoder if "visual" in conditions else None
@@ -219,7 +276,62 @@ class FoleyPipeline:
             **options,
         )
         pipeline.card = bundle.card
+        pipeline.source_bundle = bundle.path
         return pipeline
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        name_or_path: str | Path,
+        device: str | torch.device | None = None,
+        dtype: torch.dtype | None = None,
+        **options,
+    ) -> FoleyPipeline:
+        """A bundle by folder or by name in the local model folder (``foleyzoo models``), as diffusers'
+        ``from_pretrained`` is used; ``dtype`` as in :meth:`to`. Nothing is downloaded."""
+        pipeline = cls.from_bundle(resolve_bundle(name_or_path), device=device, **options)
+        return pipeline.to(dtype=dtype) if dtype is not None else pipeline
+
+    def save_pretrained(self, path: str | Path, name: str | None = None) -> Path:
+        """Write this pipeline's bundle to the folder ``path`` (or, with ``name``, into the local model
+        folder under that name, as ``path``'s copy) so that :meth:`from_pretrained` opens it again."""
+        from foleyzoo.pipeline.home import copy_bundle, register_bundle
+
+        if self.source_bundle is None:
+            raise ConfigError(
+                "this pipeline was not opened from a bundle; write one with foleyzoo.pipeline.export_bundle"
+            )
+        target = Path(path)
+        if target.resolve() != self.source_bundle.resolve():
+            copy_bundle(self.source_bundle, target, overwrite=True)
+        if name is not None:
+            register_bundle(target, name)
+        return target
+
+    def to(self, device: str | torch.device | None = None, dtype: torch.dtype | None = None) -> FoleyPipeline:
+        """Move every part to ``device`` and/or sample in ``dtype`` (torch.float32 for full precision,
+        torch.bfloat16 or torch.float16 for autocast in that type); returns the pipeline, as nn.Module does.
+
+        Only the compute precision changes: the weights stay float32 so that the codec and vocoder, which
+        set the output's quality, keep theirs.
+        """
+        if device is not None:
+            self.device = pick_device(device)
+            for part in self._parts():
+                part.to(self.device)
+        if dtype is not None:
+            if dtype not in (torch.float32, torch.bfloat16, torch.float16):
+                raise ConfigError(
+                    f"dtype must be torch.float32, torch.bfloat16 or torch.float16, got {dtype}"
+                )
+            self.precision = dtype
+        return self
+
+    def __call__(
+        self, video: str | Path | VideoFrames | None = None, prompt: str | None = None, **options
+    ) -> Generated:
+        """``pipeline(video, prompt, ...)``: the same as :meth:`generate`."""
+        return self.generate(video, prompt, **options)
 
     # ------------------------------------------------------------------ generation
 
@@ -236,6 +348,8 @@ class FoleyPipeline:
         sampler: Sampler | None = None,
         latents: Tensor | None = None,
         mono: bool = False,
+        normalize: bool = True,
+        progress: ProgressCallback | None = None,
     ) -> Generated:
         """Stereo audio for a video (a file or :class:`VideoFrames`), a prompt, or both.
 
@@ -243,7 +357,10 @@ class FoleyPipeline:
         as the video (or ``duration``, when given, from its start). ``latents`` (T, C), T =
         ceil(duration × latent rate), is the initial noise to use instead of the seed's (to compare with
         another implementation from the same noise, or to vary the prompt on fixed noise). ``mono`` returns
-        the one channel the codec decodes, without the stereo renderer.
+        the one channel the codec decodes, without the stereo renderer. ``normalize`` keeps every sample
+        below -1 dBFS with a look-ahead peak limiter (:func:`~foleyzoo.pipeline.levels.limit_peaks`; off:
+        the raw levels, which may pass full scale). ``progress`` is called with a
+        :class:`GenerationProgress` at each sampler step and when decoding starts and ends.
         """
         if cfg is not None and not math.isfinite(cfg):
             raise ConfigError(f"the guidance scale (--cfg) must be a finite number, got {cfg}")
@@ -271,9 +388,15 @@ class FoleyPipeline:
         if negative is not None and self.text_encoder is None:
             raise ConfigError("this model has no text encoder, so it cannot take a negative prompt")
         chunks: list[Tensor] = []
-        with inference_precision(self.device):
-            for group in _groups(windows, self.window_batch):
-                chunks += self._sample_windows(group, source, noise, text, negative, chosen, cfg, duration)
+        groups = list(_groups(windows, self.window_batch))
+        report = _Reporter(progress, len(groups), chosen)
+        with inference_precision(self.device, self.precision):
+            for index, group in enumerate(groups, 1):
+                report.group = index
+                chunks += self._sample_windows(
+                    group, source, noise, text, negative, chosen, cfg, duration, report
+                )
+            report("decoding")
             latents = crossfade([chunk.float() for chunk in chunks], windows, total)
             decoded = self.codec.decode(Latents(latents[None].to(self.device), self.codec.latent_rate))
             rendered = _float_mel(decoded) if mono else self._render(decoded, source, duration)
@@ -281,7 +404,12 @@ class FoleyPipeline:
         length = round(duration * self.codec.sample_rate)
         audio = F.pad(audio, (0, max(0, length - audio.shape[-1])))[..., :length]
         _check_finite(audio, video, self.cfg_scale if cfg is None else cfg, chosen.steps)
-        return Generated(audio, self.codec.sample_rate)
+        if normalize:
+            audio = limit_peaks(audio, self.codec.sample_rate)
+        report("done")
+        return Generated(
+            audio, self.codec.sample_rate, source.path if isinstance(source, _VideoFile) else None
+        )
 
     def _source(self, video: str | Path | VideoFrames | None) -> VideoFrames | _VideoFile | None:
         if video is None:
@@ -326,7 +454,9 @@ class FoleyPipeline:
         ]
         return torch.stack(padded)
 
-    def _sample_windows(self, group, source, noise, text, negative, sampler, cfg, duration) -> list[Tensor]:
+    def _sample_windows(
+        self, group, source, noise, text, negative, sampler, cfg, duration, report: _Reporter
+    ) -> list[Tensor]:
         """Sample a group of equally long windows in one batch; returns each window's latents (T, C)."""
         rows = len(group)
         visual = sync = None
@@ -354,7 +484,9 @@ class FoleyPipeline:
             negative_text=_repeat(negative, rows),
             prepare=self.denoiser.prepare,
         )
-        return list(sampler.sample(velocity, start).float().cpu())
+        sampled = sampler.sample(report.watch(velocity), start).float().cpu()
+        report.finish_group()
+        return list(sampled)
 
     def _render(self, mono: Mel, source, duration: float) -> Mel:
         """Mono mel → stereo: the renderer with its own view of the video, else both channels the same."""
@@ -367,6 +499,45 @@ class FoleyPipeline:
             frames = source.window(encoder.fps, self.visual_size, 0.0, count, self.visual_reading)
             features = encoder.encode(Video(frames[None].to(self.device), encoder.fps))
         return self.renderer.render(_float_mel(mono), features)
+
+
+class _Reporter:
+    """Calls a progress callback: the sampler step is read off the time each velocity call asks for
+    (any sampler integrates t from 0 to 1 over its ``timesteps()``), so samplers need no hook."""
+
+    def __init__(self, callback: ProgressCallback | None, groups: int, sampler: Sampler) -> None:
+        self.callback, self.groups, self.group = callback, groups, 1
+        self.steps = sampler.steps
+        self.grid = sampler.timesteps().double()
+        self.started = time.perf_counter()
+        self.last_step = -1
+
+    def __call__(self, stage: str, step: int = 0) -> None:
+        if self.callback is not None:
+            elapsed = time.perf_counter() - self.started
+            self.callback(GenerationProgress(stage, self.group, self.groups, step, self.steps, elapsed))
+
+    def watch(self, velocity: Callable[[Tensor, Tensor], Tensor]) -> Callable[[Tensor, Tensor], Tensor]:
+        """``velocity``, reporting each sampler step once, when its first evaluation is done."""
+        if self.callback is None:
+            return velocity
+        self.last_step = -1
+
+        def reported(x: Tensor, t: Tensor) -> Tensor:
+            out = velocity(x, t)
+            now = float(t.reshape(-1)[0]) if t.numel() else 0.0
+            step = int(torch.searchsorted(self.grid, torch.tensor(now, dtype=torch.float64), right=True))
+            step = min(self.steps, max(1, step))
+            if step != self.last_step:
+                self.last_step = step
+                self("sampling", step - 1)
+            return out
+
+        return reported
+
+    def finish_group(self) -> None:
+        """Report the group's last step as done."""
+        self("sampling", self.steps)
 
 
 def _groups(windows: list[Window], size: int) -> Iterator[list[Window]]:

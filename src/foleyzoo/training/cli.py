@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 from lightning.fabric.plugins import CheckpointIO
 from lightning.pytorch import LightningDataModule, LightningModule, Trainer
+from lightning.pytorch.callbacks.progress.progress_bar import ProgressBar
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 from lightning.pytorch.strategies import Strategy
 
@@ -35,6 +36,7 @@ from foleyzoo.plugins.records import PluginStatus
 from foleyzoo.plugins.registry import PluginRegistry, describe_unusable, load_plugins
 from foleyzoo.training.callbacks import NonFiniteGuard, SaveLastAtEnd
 from foleyzoo.training.checkpoint_io import AtomicCheckpointIO
+from foleyzoo.training.progress import PlainProgress, wants_plain_progress
 
 CONFIG_FLAGS = ("--config", "-c")
 
@@ -189,7 +191,8 @@ def check_ckpt_path(ckpt_path: str, must_exist: bool = True) -> tuple[dict[str, 
 def with_safety_defaults(config: dict[str, Any]) -> dict[str, Any]:
     """Trainer arguments with an atomic checkpoint writer, a :class:`NonFiniteGuard` and a
     :class:`SaveLastAtEnd` added, unless the recipe already chose a checkpoint plugin or configured
-    them (a strategy object that carries its own checkpoint writer is left alone)."""
+    them (a strategy object that carries its own checkpoint writer is left alone); when the output is not
+    a terminal, :class:`PlainProgress` stands in for Lightning's progress bar."""
     config = dict(config)
     plugins = config.get("plugins") or []
     plugins = list(plugins) if isinstance(plugins, (list, tuple)) else [plugins]
@@ -203,6 +206,10 @@ def with_safety_defaults(config: dict[str, Any]) -> dict[str, Any]:
     for default in (NonFiniteGuard, SaveLastAtEnd):
         if not any(isinstance(callback, default) for callback in callbacks):
             callbacks.append(default())
+    wants_bar = config.get("enable_progress_bar") is not False
+    has_bar = any(isinstance(callback, ProgressBar) for callback in callbacks)
+    if wants_bar and not has_bar and wants_plain_progress():
+        callbacks.append(PlainProgress())  # Lightning's bars draw nothing useful in a file
     config["callbacks"] = callbacks
     return config
 
