@@ -62,6 +62,14 @@ def write_dist_info(folder: Path, name: str, version: str, entry_points: dict[st
     )
 
 
+@pytest.fixture(autouse=True)
+def private_model_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test's model folder is its own, so no test reads or writes the user's ~/.cache/foleyzoo."""
+    home = tmp_path_factory.mktemp("models")
+    monkeypatch.setenv("FOLEYZOO_HOME", str(home))
+    return home
+
+
 @pytest.fixture(scope="session")
 def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A bundle of kling-tiny fitted one step at small width, with the DualMono renderer (built once a session)."""

@@ -111,6 +111,8 @@ STATE_DIR = Path("runs/quickstart/stages")
 LOG_DIR = Path("runs/quickstart/logs")
 BUNDLE_DIR = Path("runs/quickstart/pipeline")
 SCORES_FILE = Path("runs/quickstart/scores.json")
+MODEL_NAME, SMOKE_MODEL_NAME = "quickstart", "quickstart-smoke"
+"""Names the trained bundle is registered under in the model folder (a smoke run never replaces a real one)."""
 HEARTBEAT_SECONDS = 60.0
 
 
@@ -258,6 +260,7 @@ def run_quickstart(
     ``jobs`` > 1 trains the independent small stages side by side (default: 2 on a multi-core machine).
     """
     from foleyzoo.pipeline import FoleyPipeline, ModelCard, export_bundle
+    from foleyzoo.pipeline.home import register_bundle
     from foleyzoo.pipeline.synthfoley_eval import score_pipeline, summary_row
 
     jobs = default_jobs() if jobs is None else jobs
@@ -294,4 +297,7 @@ def run_quickstart(
     card.scores = scores
     (BUNDLE_DIR / "card.json").write_text(json.dumps(card.__dict__, indent=2) + "\n")
     (BUNDLE_DIR / "README.md").write_text(card.markdown())
+    name = SMOKE_MODEL_NAME if smoke else MODEL_NAME
+    result["model"] = str(register_bundle(BUNDLE_DIR, name))
+    say(f"registered as model {name!r}: `foleyzoo models` lists it, `--model {name}` finds it")
     return result

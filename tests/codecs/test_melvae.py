@@ -45,6 +45,20 @@ def test_encode_decode_shapes_and_rates(samples: int) -> None:
     assert isinstance(codec, AudioCodec) and codec.latent_dim == 8 and codec.sample_rate == 16000
 
 
+def test_a_clip_ending_mid_latent_is_padded_with_its_own_last_frame_not_silence() -> None:
+    """A loud clip's last latent must not encode a cliff to silence (the MM-DiT learnt it as a burst)."""
+    codec = small_codec()
+    loud = Waveform(0.5 * torch.randn(1, 1, 16000, generator=torch.Generator().manual_seed(2)), 16000)
+    mel = codec.log_mel(loud)
+    assert mel.shape[-1] % 4 != 0  # 63 frames: the encoder needs a multiple of 4
+    padded = codec.pad_frames(mel)
+    assert padded.shape[-1] % 4 == 0
+    assert torch.equal(
+        padded[..., mel.shape[-1] :], mel[..., -1:].expand(-1, -1, padded.shape[-1] - mel.shape[-1])
+    )
+    assert float(padded[..., -1].mean()) > codec.log_floor + 5  # far from the silence floor
+
+
 def test_encode_refuses_stereo_and_wrong_rate() -> None:
     codec = small_codec()
     with pytest.raises(ValueError, match="mono"):

@@ -32,6 +32,8 @@ def test_smoke_quickstart_runs_every_stage_then_skips_or_resumes(
     }
     card = json.loads((tmp_path / "runs/quickstart/pipeline/card.json").read_text())
     assert card["scores"] == result["scores"] and "onset_f1" in first
+    assert run(["models"]) == 0  # the bundle is registered where `foleyzoo models` looks
+    assert "quickstart-smoke" in capsys.readouterr().out
     (tmp_path / "runs/quickstart/stages/stereo.json").unlink()  # as if the last stage had been interrupted
     assert run(["quickstart", "--smoke"]) == 0
     again = capsys.readouterr().out

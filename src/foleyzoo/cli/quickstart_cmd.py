@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from foleyzoo.cli.output import CommandParser
 from foleyzoo.errors import FoleyzooError
@@ -51,7 +52,9 @@ def main(argv: list[str]) -> int:
         target, met = TARGETS[name]
         table.add_row(name, f"{value:.3f}", target, "yes" if met(value) else "no")
     console().print(table)
+    name = Path(result["model"]).name
     print(
-        f"scores: {SCORES_FILE}; bundle: runs/quickstart/pipeline (try `foleyzoo generate --model runs/quickstart/pipeline …`)"
+        f"scores: {SCORES_FILE}; bundle: runs/quickstart/pipeline, registered as model {name!r} "
+        f"(try `foleyzoo generate --model {name} --input VIDEO --output out/`)"
     )
     return 0

@@ -238,9 +238,14 @@ class MelVAE(LightningModule, AudioCodec):
         return self.frontend(audio.samples)[:, 0]
 
     def pad_frames(self, mel: Tensor) -> Tensor:
-        """(B, n_mels, T) → (B, n_mels, T') with T' the next multiple of ``downsample``, padded with silence."""
+        """(B, n_mels, T) → (B, n_mels, T') with T' the next multiple of ``downsample``, the last frame repeated.
+
+        Repeated, not silence: a clip of N samples has N // hop + 1 frames, odd for most lengths, and a
+        silent frame after a loud one made every clip's last latent encode a cliff the decoder could not
+        rebuild (|z| twice the median), which the MM-DiT then learnt to generate as a burst at the end.
+        """
         extra = -mel.shape[-1] % self.downsample
-        return F.pad(mel, (0, extra), value=self.log_floor) if extra else mel
+        return F.pad(mel, (0, extra), mode="replicate") if extra else mel
 
     def normalise(self, mel: Tensor) -> Tensor:
         """Log-mel → the network's input scale (about zero mean, unit spread on typical audio)."""
