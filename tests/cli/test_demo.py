@@ -1,4 +1,4 @@
-"""``foleyzoo demo``: the command serves until Ctrl+C, refuses what it cannot do in one line, and its page
+"""``foleyzoo demo``: the command serves until Ctrl+C or SIGTERM, refuses what it cannot do in one line, and its page
 works in headless Chromium: upload a video, generate, listen and download; a bad file is an error on the page."""
 
 from __future__ import annotations
@@ -6,7 +6,9 @@ from __future__ import annotations
 import _thread
 import asyncio
 import io
+import os
 import re
+import signal
 import socket
 import threading
 import time
@@ -31,29 +33,43 @@ def free_port() -> int:
         return probe_socket.getsockname()[1]
 
 
-def press_ctrl_c_once_served(url: str, seen: dict[str, bytes], timeout: float = 120.0) -> None:
-    """Wait until ``url`` answers (keeping the page in ``seen``), then raise KeyboardInterrupt in the main thread."""
+def stop_once_served(
+    url: str, seen: dict[str, bytes], how: str, returned: threading.Event, timeout: float = 120.0
+) -> None:
+    """Wait until ``url`` answers (keeping the page in ``seen``), then stop the server as a person would:
+    Ctrl+C (KeyboardInterrupt in the main thread) or ``kill`` (SIGTERM to this process). Nothing is sent
+    once the command has ``returned`` by itself (it failed to start)."""
     deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            try:
-                seen["page"] = local_get(url, timeout=5)
-                return
-            except (urllib.error.URLError, OSError):
-                time.sleep(0.2)
-    finally:
+    while time.monotonic() < deadline and not returned.is_set():
+        try:
+            seen["page"] = local_get(url, timeout=5)
+            break
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.2)
+    if returned.is_set():
+        return
+    if how == "sigterm" and "page" in seen:
+        os.kill(os.getpid(), signal.SIGTERM)
+    else:
         _thread.interrupt_main()
 
 
-def test_demo_serves_the_page_until_ctrl_c_then_exits_0_and_removes_its_temporary_folder(
-    bundle: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+def test_demo_serves_the_page_until_stopped_then_exits_0_and_removes_its_temporary_folder(
+    bundle: Path, capsys: pytest.CaptureFixture[str], how: str
 ) -> None:
     port = free_port()
     seen: dict[str, bytes] = {}
-    pressing = threading.Thread(target=press_ctrl_c_once_served, args=(f"http://127.0.0.1:{port}/", seen))
-    pressing.start()
-    code = run(["demo", "--model", str(bundle), "--port", str(port), "--device", "cpu", "--no-open"])
-    pressing.join()
+    returned = threading.Event()
+    stopping = threading.Thread(
+        target=stop_once_served, args=(f"http://127.0.0.1:{port}/", seen, how, returned)
+    )
+    stopping.start()
+    try:
+        code = run(["demo", "--model", str(bundle), "--port", str(port), "--device", "cpu", "--no-open"])
+    finally:
+        returned.set()
+    stopping.join()
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert f"foleyzoo demo: serving {bundle} on http://127.0.0.1:{port}/ (Ctrl+C to stop)" in captured.out

@@ -1,19 +1,23 @@
 """``foleyzoo demo``: a local web page to generate Foley with a bundle: upload a video, listen, download.
 
 The page is served by the standard library (no web framework, nothing fetched from the internet), and
-the bundle is loaded once at start; generations run one at a time. Ctrl+C stops the server (exit 0).
+the bundle is loaded once at start; generations run one at a time. Ctrl+C (or SIGTERM) stops the server
+(exit 0).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import math
 import shutil
+import signal
 import sys
 import tempfile
 import threading
 import webbrowser
+from collections.abc import Iterator
 from pathlib import Path
 
 from foleyzoo.cli.output import CommandParser
@@ -104,8 +108,46 @@ def _output_folder(name: str | None) -> tuple[Path, bool]:
     return make_output_folder(Path(name)), False
 
 
+@contextlib.contextmanager
+def _sigterm_as_ctrl_c() -> Iterator[None]:
+    """Stop on SIGTERM (``kill``, a service manager) as on Ctrl+C, so a temporary folder is removed either way."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _title(pipeline: object, bundle: Path) -> str:
+    """The name the page shows: the model card's, else the bundle folder's."""
+    card = getattr(pipeline, "card", None)
+    return getattr(card, "name", "") or bundle.name
+
+
+def _announce(args: argparse.Namespace, url: str, bundle: Path, output: Path) -> None:
+    """Say where the page is (stdout) and where files go (stderr); warn when other machines can reach it."""
+    print(f"foleyzoo demo: serving {bundle} on {url} (Ctrl+C to stop)", flush=True)
+    print(f"foleyzoo demo: generated files go to {output}", file=sys.stderr, flush=True)
+    if not _is_loopback(args.host):
+        print(
+            f"foleyzoo demo: warning: listening on {args.host}, so other machines can reach the page; "
+            "it has no login",
+            file=sys.stderr,
+            flush=True,
+        )
+    if args.open if args.open is not None else sys.stdout.isatty():
+        threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
+
+
 def serve(args: argparse.Namespace) -> int:
-    """Load the bundle, serve the page until Ctrl+C, and clean up; 0 when stopped by Ctrl+C."""
+    """Load the bundle, serve the page until Ctrl+C (or SIGTERM), and clean up; 0 when so stopped."""
     from foleyzoo.cli.generate_cmd import resolve_model
     from foleyzoo.pipeline import FoleyPipeline
     from foleyzoo.pipeline.demo_server import DemoApp
@@ -114,23 +156,13 @@ def serve(args: argparse.Namespace) -> int:
     server = _listen(args.host, args.port)
     output, temporary = None, False
     try:
-        pipeline = FoleyPipeline.from_bundle(bundle, device=args.device)
-        output, temporary = _output_folder(args.output)
-        card = getattr(pipeline, "card", None)
-        title = getattr(card, "name", "") or bundle.name
-        server.app = DemoApp(pipeline, output, title, round(args.max_upload_mb * 2**20))
-        print(f"foleyzoo demo: serving {bundle} on {server.url} (Ctrl+C to stop)", flush=True)
-        print(f"foleyzoo demo: generated files go to {output}", file=sys.stderr, flush=True)
-        if not _is_loopback(args.host):
-            print(
-                f"foleyzoo demo: warning: listening on {args.host}, so other machines can reach the page; "
-                "it has no login",
-                file=sys.stderr,
-                flush=True,
-            )
-        if args.open if args.open is not None else sys.stdout.isatty():
-            threading.Thread(target=webbrowser.open, args=(server.url,), daemon=True).start()
-        server.serve_forever()
+        with _sigterm_as_ctrl_c():
+            pipeline = FoleyPipeline.from_bundle(bundle, device=args.device)
+            output, temporary = _output_folder(args.output)
+            limit = round(args.max_upload_mb * 2**20)
+            server.app = DemoApp(pipeline, output, _title(pipeline, bundle), limit)
+            _announce(args, server.url, bundle, output)
+            server.serve_forever()
     except KeyboardInterrupt:
         print("foleyzoo demo: stopped", file=sys.stderr, flush=True)
     finally:
