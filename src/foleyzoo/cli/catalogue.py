@@ -51,6 +51,7 @@ HELP_COMMANDS: tuple[tuple[str, ...], ...] = (
     ("export",),
     ("convert", "mmaudio"),
     ("generate",),
+    ("demo",),
     ("models",),
     ("eval",),
     ("quickstart",),

@@ -44,6 +44,10 @@ FRONT_END_COMMANDS = {
         "foleyzoo.cli.generate_cmd:main",
         "stereo Foley for videos with a bundle (.wav and muxed .mp4)",
     ),
+    "demo": (
+        "foleyzoo.cli.demo_cmd:main",
+        "a local web page to generate with a bundle: upload a video, prompt, listen, download",
+    ),
     "models": ("foleyzoo.cli.models_cmd:main", "list the bundles in $FOLEYZOO_HOME"),
     "quickstart": (
         "foleyzoo.cli.quickstart_cmd:main",
