@@ -53,7 +53,8 @@ class PlainProgress(ProgressBar):
         self._enabled = True
         self._started = 0.0
         self._last = 0.0
-        self._first_step = 0
+        self._seconds_per_step: float | None = None  # smoothed over the intervals between lines
+        self._mark = (0.0, 0)  # (time, step) of the last line
 
     def disable(self) -> None:
         self._enabled = False
@@ -91,14 +92,25 @@ class PlainProgress(ProgressBar):
         if metrics:
             parts.append(metrics)
         parts.append(f"{clock(elapsed)} elapsed")
-        done = step - self._first_step
-        if known and done > 0 and step < total:
-            parts.append(f"ETA {clock(elapsed / done * (total - step))}")
+        pace = self._pace(step, elapsed)
+        if known and pace is not None and step < total:
+            parts.append(f"ETA {clock(pace * (total - step))}")
         return ", ".join(parts)
+
+    def _pace(self, step: int, elapsed: float) -> float | None:
+        """Seconds a step, from recent intervals (a first epoch that builds a data cache, or a validation,
+        would make the average since the start overestimate the time left for a long while)."""
+        then, previous = self._mark
+        if step > previous:
+            recent = (elapsed - then) / (step - previous)
+            old = self._seconds_per_step
+            self._seconds_per_step = recent if old is None else 0.5 * old + 0.5 * recent
+            self._mark = (elapsed, step)
+        return self._seconds_per_step
 
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self._started = self._last = time.monotonic()
-        self._first_step = trainer.global_step
+        self._seconds_per_step, self._mark = None, (0.0, trainer.global_step)
         self._write(f"training: {self.line(pl_module)}")
 
     def on_train_batch_end(
