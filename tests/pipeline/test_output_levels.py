@@ -36,7 +36,8 @@ CLIPS = [  # (name, width, height, fps, seconds, codec): none of them SynthFoley
 
 
 def moving_shapes(path: Path, width: int, height: int, fps: float, seconds: float, codec: str) -> Path:
-    """A textured background with a bright square bouncing across it and a white flash every 0.7 s."""
+    """A textured background with a bright square bouncing across it and a white flash every 0.7 s, the
+    last one 0.4 s or more before the end (a flash in the tail would make a loud ending legitimate)."""
     rng = np.random.default_rng(5)
     background = rng.integers(40, 120, (height, width, 3), dtype=np.uint8)
     side = max(8, min(width, height) // 5)
@@ -49,7 +50,7 @@ def moving_shapes(path: Path, width: int, height: int, fps: float, seconds: floa
             x = int((k * 7) % max(1, width - side))
             y = int(abs((k * 5) % (2 * max(1, height - side)) - max(1, height - side)))
             frame[y : y + side, x : x + side] = 250
-            if (k / fps) % 0.7 < 2 / fps:
+            if (k / fps) % 0.7 < 2 / fps and k / fps < seconds - 0.4:
                 frame[:] = 255
             for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
                 container.mux(packet)
