@@ -35,7 +35,7 @@ from foleyzoo.io.checkpoints import check_resumable, check_stored_config, read_c
 from foleyzoo.plugins.allowlist import iter_class_paths
 from foleyzoo.plugins.records import PluginStatus
 from foleyzoo.plugins.registry import PluginRegistry, describe_unusable, load_plugins
-from foleyzoo.training.callbacks import NonFiniteGuard, SaveLastAtEnd
+from foleyzoo.training.callbacks import EpochLabelProgressBar, NonFiniteGuard, SaveLastAtEnd
 from foleyzoo.training.checkpoint_io import AtomicCheckpointIO
 from foleyzoo.training.parse_errors import ShortErrors
 from foleyzoo.training.progress import PlainProgress, wants_plain_progress
@@ -244,8 +244,9 @@ def check_ckpt_path(ckpt_path: str, must_exist: bool = True) -> tuple[dict[str, 
 def with_safety_defaults(config: dict[str, Any]) -> dict[str, Any]:
     """Trainer arguments with an atomic checkpoint writer, a :class:`NonFiniteGuard` and a
     :class:`SaveLastAtEnd` added, unless the recipe already chose a checkpoint plugin or configured
-    them (a strategy object that carries its own checkpoint writer is left alone); when the output is not
-    a terminal, :class:`PlainProgress` stands in for Lightning's progress bar."""
+    them (a strategy object that carries its own checkpoint writer is left alone). Where no progress bar
+    is configured, :class:`PlainProgress` stands in for Lightning's bar when the output is not a terminal,
+    and :class:`EpochLabelProgressBar` (no "Epoch 137/-2" for a step-bounded run) when it is."""
     config = dict(config)
     plugins = config.get("plugins") or []
     plugins = list(plugins) if isinstance(plugins, (list, tuple)) else [plugins]
@@ -261,8 +262,9 @@ def with_safety_defaults(config: dict[str, Any]) -> dict[str, Any]:
             callbacks.append(default())
     wants_bar = config.get("enable_progress_bar") is not False
     has_bar = any(isinstance(callback, ProgressBar) for callback in callbacks)
-    if wants_bar and not has_bar and wants_plain_progress():
-        callbacks.append(PlainProgress())  # Lightning's bars draw nothing useful in a file
+    if wants_bar and not has_bar:
+        # Lightning's bars draw nothing useful in a file; on a terminal, its rich bar without "Epoch 3/-2"
+        callbacks.append(PlainProgress() if wants_plain_progress() else EpochLabelProgressBar())
     config["callbacks"] = callbacks
     return config
 
