@@ -381,4 +381,4 @@ def check_yaml(snippet: Snippet, folder: Path) -> None:
         parse_fit(["fit", "--config", check.recipe, "--config", str(target)])
     else:
         data = [] if "data" in content else ["--data", "VideoDataModule", "--data.train", "videos"]
-        check_foleyzoo(["extract", "--config", str(target), *data, "--out", "cache"])
+        check_foleyzoo(["extract", "--config", str(target), *data, "--output", "cache"])
