@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -19,7 +20,10 @@ import foleyzoo
 from foleyzoo.cli.quiet import ENV_VERBOSE, QUIETED, quieted
 from foleyzoo.encoders.text.byte import ByteTextEncoder
 from foleyzoo.samplers.ode import EulerSampler
-from foleyzoo.training.cli import parse_config
+from foleyzoo.training import cli as training_cli
+from foleyzoo.training.callbacks import EpochLabelProgressBar
+from foleyzoo.training.cli import parse_config, with_safety_defaults
+from foleyzoo.training.progress import PlainProgress
 from foleyzoo.training.toy import GaussianMixtureDataModule, ToyFlowMatching
 
 TOY = str(REPO_ROOT / "recipes" / "toy" / "flow-2d.yaml")
@@ -93,7 +97,7 @@ def test_a_training_run_is_quiet_and_verbose_brings_the_messages_back(tmp_path: 
     output = tiny_fit(tmp_path / "quiet")
     found = [text for text in FILTERED if text in output]
     assert not found, output
-    assert "/-2" not in output and "Epoch 0" in output, output  # the bar of a step-bounded run
+    assert "/-2" not in output, output  # the progress of a step-bounded run
     verbose = tiny_fit(tmp_path / "verbose", "--verbose")
     assert "module(s) in eval mode at the start of training" in verbose
     assert "LightningCLI's args parameter" in verbose  # --verbose is taken off the command line first
@@ -109,6 +113,19 @@ def test_the_training_cli_filters_lightnings_args_warning(
     monkeypatch.setenv(ENV_VERBOSE, "1")
     parse_config(["fit", "--config", TOY])
     assert [w for w in recwarn if "args parameter" in str(w.message)]
+
+
+def test_a_step_bounded_run_is_labelled_without_a_negative_last_epoch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    bar = EpochLabelProgressBar()
+    for max_epochs, label in ((-1, "Epoch 137"), (None, "Epoch 137"), (15, "Epoch 137/14")):
+        bar._trainer = SimpleNamespace(max_epochs=max_epochs)  # type: ignore[assignment]
+        assert bar._get_train_description(137).strip() == label
+    for terminal, expected in ((True, EpochLabelProgressBar), (False, PlainProgress)):
+        monkeypatch.setattr(training_cli, "wants_plain_progress", lambda terminal=terminal: not terminal)
+        added = [type(callback) for callback in with_safety_defaults({})["callbacks"]]
+        assert expected in added and {EpochLabelProgressBar, PlainProgress} - {expected} - set(added)
 
 
 class Collect(logging.Handler):
