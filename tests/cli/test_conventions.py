@@ -91,6 +91,20 @@ def test_a_wrong_type_is_one_line_naming_the_option(capsys: pytest.CaptureFixtur
     )
 
 
+def test_extract_errors_are_short_too(capsys: pytest.CaptureFixture[str]) -> None:
+    data = ["extract", "--data", "VideoDataModule", "--data.train", "videos"]
+    assert (
+        main([*data, "--visual-encoder", "TinyVisualCNN", "--visual-encoder.fsp", "3", "--output", "c"]) == 2
+    )
+    assert capsys.readouterr().err == (
+        "foleyzoo extract: error: unknown option --visual-encoder.fsp; did you mean --visual-encoder.fps?\n"
+    )
+    assert main(data) == 2
+    assert (
+        capsys.readouterr().err == "foleyzoo extract: error: the following arguments are required: --output\n"
+    )
+
+
 def test_without_a_close_match_the_class_arguments_are_listed() -> None:
     message = (
         'Parser key "model":\n  Does not validate against any of the Union subtypes\n  Errors:\n'

@@ -36,6 +36,7 @@ _PARSER_KEY = re.compile(r'^(?:- )?Parser key "(?P<key>[^"]+)":\s*(?P<rest>.*)$'
 _CLASS = re.compile(r"^(?:- )?Problem with given class_path '(?P<path>[^']+)':\s*$")
 _NOT_ACCEPTED = re.compile(r"^(?:- )?Option '(?P<name>[^']+)' is not accepted\s*$")
 _UNRECOGNIZED = re.compile(r"^unrecognized arguments: (?P<tokens>.+)$", re.IGNORECASE)
+_REQUIRED = re.compile(r"^the following arguments are required: (?P<names>.+)$")
 _NOT_IN_SUBCOMMAND = re.compile(r"^Subcommand '(?P<command>[^']+)' does not accept option '(?P<key>[^']+)'")
 _NOISE = (
     "Does not validate against any of the Union subtypes",
@@ -106,8 +107,10 @@ def _best(problems: list[Problem]) -> Problem | None:
 
 
 def _plain(key: str) -> str:
-    """A key without its ``init_args`` steps: ``--model.samplr`` and ``--model.init_args.samplr`` are one key."""
-    return ".".join(part for part in key.split(".") if part not in ("init_args", "dict_kwargs"))
+    """A key without its ``init_args`` steps and with ``_`` for ``-``: ``--model.samplr`` and
+    ``--model.init_args.samplr`` are one key, as are ``--visual-encoder.x`` and ``visual_encoder.x``."""
+    parts = key.replace("-", "_").split(".")
+    return ".".join(part for part in parts if part not in ("init_args", "dict_kwargs"))
 
 
 def option_tokens(command_line: Sequence[str]) -> list[str]:
@@ -249,6 +252,13 @@ def _not_in_subcommand(key: str, known_keys: Sequence[str], command_line: Sequen
     return f"unknown key {key}{hint}"
 
 
+def _as_option(name: str, known_keys: Sequence[str]) -> str:
+    """A parser key (``output``, ``visual_encoder``) as the option the user types (``--output``)."""
+    if name.startswith("-"):
+        return name
+    return "--" + next((key for key in known_keys if _plain(key) == _plain(name)), name)
+
+
 def _leaf(problem: Problem, command_line: Sequence[str]) -> str:
     """Any other leaf (a wrong type, a bad value) as ``--key: what is wrong``."""
     text = _CLASS_REPR.sub(r"\1", problem.text).replace("Expected a ", "expected ")
@@ -274,6 +284,10 @@ def short_error(message: str, known_keys: Sequence[str], command_line: Sequence[
         return _unrecognized(match["tokens"], known_keys)
     if match := _NOT_IN_SUBCOMMAND.match(first):
         return _not_in_subcommand(match["key"], known_keys, command_line)
+    if match := _REQUIRED.match(first):
+        return "the following arguments are required: " + ", ".join(
+            _as_option(name, known_keys) for name in match["names"].split(", ")
+        )
     problem = _best(parse_problems(message))
     if problem is None:
         return first
