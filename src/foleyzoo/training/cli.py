@@ -6,7 +6,9 @@ config saved beside each run that never aborts a second run in the same folder, 
 hyper-parameters checked against the class allowlist before anything in them is imported. Before
 parsing, every class a command line names is checked: a broken plugin, a missing plugin package or an
 unknown ``class_path`` (with the close matches among registered plugins) is one clear error naming the
-file and key.
+file and key. A ``--config`` may name a recipe (``toy/flow-2d``); a parse error (an unknown key, a wrong
+type) is one line naming the option or the config file and key, with the closest valid keys
+(:mod:`foleyzoo.training.parse_errors`); Lightning's noise is filtered (:mod:`foleyzoo.cli.quiet`).
 """
 
 from __future__ import annotations
