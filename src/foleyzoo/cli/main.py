@@ -108,8 +108,18 @@ def run(argv: Sequence[str]) -> int:
         from foleyzoo.training.cli import run as run_lightning
 
         return run_lightning(args)
-    print(f"foleyzoo: unknown command {command!r}\n\n{overview()}", file=sys.stderr)
+    print(f"foleyzoo: error: {unknown_command(command)}", file=sys.stderr)
     return 2
+
+
+def unknown_command(command: str) -> str:
+    """One line for a command foleyzoo does not have, with the closest ones."""
+    import difflib
+
+    known = [*LIGHTNING_COMMANDS, *FRONT_END_COMMANDS]
+    close = difflib.get_close_matches(command, known, n=2, cutoff=0.6)
+    hint = f"did you mean {' or '.join(close)}? " if close else ""
+    return f"unknown command {command!r}; {hint}(foleyzoo --help lists the commands)"
 
 
 VERBOSE_FLAGS = ("--verbose",)

@@ -151,6 +151,7 @@ class FoleyCLI(LightningCLI):
         self._command_line = [] if isinstance(given, dict) else list(given)
         kwargs.setdefault("save_config_callback", RunConfigCallback)
         kwargs.setdefault("parser_class", ShortErrorParser)
+        kwargs.setdefault("parser_kwargs", {"prog": "foleyzoo"})  # not __main__.py under python -m foleyzoo
         with quieted():
             super().__init__(
                 LightningModule,
