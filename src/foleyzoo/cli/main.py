@@ -118,8 +118,8 @@ def unknown_command(command: str) -> str:
 
     known = [*LIGHTNING_COMMANDS, *FRONT_END_COMMANDS]
     close = difflib.get_close_matches(command, known, n=2, cutoff=0.6)
-    hint = f"did you mean {' or '.join(close)}? " if close else ""
-    return f"unknown command {command!r}; {hint}(foleyzoo --help lists the commands)"
+    hint = f"; did you mean {' or '.join(close)}?" if close else ""
+    return f"unknown command {command!r}{hint} (foleyzoo --help lists the commands)"
 
 
 VERBOSE_FLAGS = ("--verbose",)
