@@ -1,8 +1,8 @@
 """Figures for the documentation site, from a trained bundle and the quickstart's training logs.
 
-    python scripts/docs_figures.py --bundle runs/quickstart/pipeline --runs runs --out docs/images
+    python scripts/docs_figures.py --bundle runs/quickstart/pipeline --runs runs --output docs/images
 
-writes three PNG files into ``--out``:
+writes three PNG files into ``--output``:
 
 * ``spectrograms.png``: log-mel spectrograms of reference and generated audio for held-out SynthFoley
   clips (clean mixes, seed 2024 as the quickstart scores them), the true impact times marked;
@@ -14,7 +14,6 @@ writes three PNG files into ``--out``:
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from foleyzoo.cli.output import CommandParser
 from foleyzoo.codecs.mel import MelConfig, MelFrontend
 from foleyzoo.data.audio import resample
 from foleyzoo.pipeline import FoleyPipeline
@@ -175,13 +175,14 @@ def plot_losses(runs: Path, path: Path) -> int:
     return len(found)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def build_parser() -> CommandParser:
+    parser = CommandParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--bundle", type=Path, required=True, help="a bundle folder written by foleyzoo export"
     )
     parser.add_argument("--runs", type=Path, default=Path("runs"), help="the folder holding each stage's run")
-    parser.add_argument("--out", type=Path, default=Path("docs/images"), help="where the PNG files go")
+    parser.add_argument("--output", type=Path, default=Path("docs/images"), help="where the PNG files go")
+    parser.add_hidden_alias("--out", "--output")  # the old spelling, still accepted
     parser.add_argument("--clips", type=int, default=3, help="held-out clips to show")
     parser.add_argument("--seed", type=int, default=2024, help="the held-out clips' SynthFoley seed")
     parser.add_argument("--duration", type=float, default=4.0, help="seconds per clip")
@@ -193,14 +194,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Write the three figures; prints each file written."""
     args = build_parser().parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
+    args.output.mkdir(parents=True, exist_ok=True)
     pipeline = FoleyPipeline.from_bundle(args.bundle, device=args.device)
     results = generate_clips(pipeline, args.clips, args.seed, args.duration, args.steps)
-    plot_spectrograms(results, args.out / FIGURES[0])
-    plot_onsets(results, args.out / FIGURES[1])
-    stages = plot_losses(args.runs, args.out / FIGURES[2])
+    plot_spectrograms(results, args.output / FIGURES[0])
+    plot_onsets(results, args.output / FIGURES[1])
+    stages = plot_losses(args.runs, args.output / FIGURES[2])
     for name in FIGURES:
-        print(args.out / name)
+        print(args.output / name)
     print(f"({args.clips} clips of seed {args.seed}; losses of {stages} stages from {args.runs})")
     return 0
 

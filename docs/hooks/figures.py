@@ -17,7 +17,7 @@ from mkdocs.structure.files import Files
 from mkdocs.structure.pages import Page
 
 FIGURE = re.compile(r"<!--\s*figure:\s*(?P<name>[\w.-]+\.png)\s*\|\s*(?P<alt>[^>]*?)\s*-->")
-COMMAND = "python scripts/docs_figures.py --bundle runs/quickstart/pipeline --runs runs --out docs/images"
+COMMAND = "python scripts/docs_figures.py --bundle runs/quickstart/pipeline --runs runs --output docs/images"
 
 
 def figure_markdown(markdown: str, page_uri: str, exists: Callable[[str], bool]) -> str:

@@ -35,9 +35,14 @@ def test_help_lists_training_and_tool_commands(capsys):
         assert f"  {command} " in out
 
 
-def test_unknown_command_fails_with_the_overview(capsys):
+def test_unknown_command_fails_with_one_line(capsys):
     assert main(["fly"]) == 2
-    assert "unknown command 'fly'" in capsys.readouterr().err
+    assert (
+        capsys.readouterr().err
+        == "foleyzoo: error: unknown command 'fly' (foleyzoo --help lists the commands)\n"
+    )
+    assert main(["fitt"]) == 2
+    assert "unknown command 'fitt'; did you mean fit? (" in capsys.readouterr().err
 
 
 def test_plugins_json_lists_builtins_with_packages(capsys):

@@ -68,7 +68,7 @@ def test_build_script_reports_a_summary(tmp_path: Path):
         [
             sys.executable,
             str(REPO_ROOT / "scripts" / "build_codec_corpus.py"),
-            "--out",
+            "--output",
             str(tmp_path),
             "--limit",
             "1",

@@ -116,12 +116,12 @@ def test_extract_command_writes_each_split(video_folder, tmp_path, capsys):
     args = [
         "extract", "--data", "VideoDataModule", f"--data.train={video_folder}", "--data.val_percent=40",
         "--data.visual_size=[32, 32]", "--data.sync_size=[32, 32]",
-        "--visual_encoder", "TinyVisualCNN", "--text_encoder", "ByteTextEncoder", f"--out={tmp_path}",
+        "--visual-encoder", "TinyVisualCNN", "--text-encoder", "ByteTextEncoder", f"--output={tmp_path}",
     ]  # fmt: skip
     assert main(args) == 0
     train, val = CacheDataset(tmp_path / "train"), CacheDataset(tmp_path / "val")
     assert len(train) + len(val) == 6 and len(val) > 0
     assert "visual" in train[0] and "text_pooled" in train[0]
     assert "sync" not in train[0]  # no sync encoder was given, so no sync features are stored
-    assert main([*args[:-1], "--data.visual_fps=5", f"--out={tmp_path / 'x'}"]) == 2
+    assert main([*args[:-1], "--data.visual_fps=5", f"--out={tmp_path / 'x'}"]) == 2  # the old spelling
     assert "data.visual_fps is 5.0, but TinyVisualCNN wants fps 8.0" in capsys.readouterr().err

@@ -58,6 +58,7 @@ KNOWN_ENVIRONMENT = {
     "FOLEYZOO_PLUGINS",
     "FOLEYZOO_DISABLE_PLUGIN_AUTOLOAD",
     "FOLEYZOO_HOME",
+    "FOLEYZOO_VERBOSE",
     "FOLEYZOO_FUZZ_EXAMPLES",
     "HF_HUB_OFFLINE",
     "REQUIRE_GPU",
@@ -222,6 +223,7 @@ def _fit_key(arguments: list[str]) -> tuple[str, ...]:
 
 def parse_fit(arguments: list[str]) -> None:
     """Parse ``foleyzoo fit|validate|test|predict …`` as the CLI would, every ``--config`` resolved."""
+    from foleyzoo.errors import FoleyzooError
     from foleyzoo.training.cli import parse_config
 
     key = _fit_key(arguments)
@@ -233,13 +235,16 @@ def parse_fit(arguments: list[str]) -> None:
         except SystemExit as exc:  # --print_config prints the config, then exits 0
             if exc.code not in (0, None):
                 raise AssertionError(f"exited with {exc.code}: {output.getvalue()[-1500:]}") from exc
+        except FoleyzooError as exc:  # refused before parsing (a missing config, an unknown class)
+            raise AssertionError(f"refused: {exc}") from exc
     _PARSED_FIT.add(key)
 
 
 def check_foleyzoo(arguments: list[str]) -> None:
     """Run a cheap foleyzoo command, or parse any other one with its own parser (nothing is run)."""
-    from foleyzoo.cli.main import run
+    from foleyzoo.cli.main import run, split_verbose
 
+    arguments, _ = split_verbose(arguments)  # `foleyzoo --verbose COMMAND`: the console script takes it off
     command = arguments[0] if arguments else "--help"
     if command in LIGHTNING_COMMANDS:
         parse_fit(arguments)
@@ -376,4 +381,4 @@ def check_yaml(snippet: Snippet, folder: Path) -> None:
         parse_fit(["fit", "--config", check.recipe, "--config", str(target)])
     else:
         data = [] if "data" in content else ["--data", "VideoDataModule", "--data.train", "videos"]
-        check_foleyzoo(["extract", "--config", str(target), *data, "--out", "cache"])
+        check_foleyzoo(["extract", "--config", str(target), *data, "--output", "cache"])

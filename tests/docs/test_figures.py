@@ -38,7 +38,7 @@ def test_figures_of_a_small_bundle_are_real_images(tmp_path: Path, monkeypatch: 
     renderer = {"class_path": "foleyzoo.renderers.DualMono", "init_args": {}}
     bundle = export_bundle(checkpoint, tmp_path / "bundle", ModelCard(name="small"), renderer=renderer)
     out = tmp_path / "images"
-    argv = [str(SCRIPT), "--bundle", str(bundle), "--runs", str(tmp_path / "runs"), "--out", str(out)]
+    argv = [str(SCRIPT), "--bundle", str(bundle), "--runs", str(tmp_path / "runs"), "--output", str(out)]
     monkeypatch.setattr(sys, "argv", [*argv, "--clips", "2", "--steps", "2", "--duration", "2.0"])
     with pytest.raises(SystemExit) as done:
         runpy.run_path(str(SCRIPT), run_name="__main__")

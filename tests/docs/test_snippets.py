@@ -83,7 +83,7 @@ def test_every_command_and_yaml_snippet_of_a_page_parses_through_the_cli(path: P
         "foleyzoo generate --modle bundle --input clips --output out",  # a misspelt option
         "foleyzoo fit --config recipes/toy/flow-2d.yaml --model.init_args.samplr=HeunSampler",
         "foleyzoo fit --config recipes/toy/no-such-recipe.yaml",
-        "foleyzoo synth make --out clips --seed 1",  # --clips is required
+        "foleyzoo synth make --output clips --seed 1",  # --clips is required
         "python benchmarks/sync_offset.py --no-such-flag 1",
         "python benchmarks/no_such_script.py",
         "pip install -e plugins/no-such-plugin",

@@ -14,7 +14,7 @@ from foleyzoo.cli.synth import main
 def made(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Three 2 s clips of seed 5, written by two worker processes, with their clean WAVs."""
     out = tmp_path_factory.mktemp("synth") / "clips"
-    argv = ["make", "--out", str(out), "--clips", "3", "--seed", "5", "--duration", "2", "--clean-wav"]
+    argv = ["make", "--output", str(out), "--clips", "3", "--seed", "5", "--duration", "2", "--clean-wav"]
     assert main([*argv, "--workers", "2"]) == 0
     return out
 
@@ -26,7 +26,7 @@ def test_make_writes_each_clip_and_does_not_depend_on_workers(made: Path, tmp_pa
     )
     assert json.loads((made / "clip_00001.json").read_text())["duration"] == 2.0
     serial = tmp_path / "serial"
-    argv = ["make", "--out", str(serial), "--clips", "3", "--seed", "5", "--duration", "2", "--clean-wav"]
+    argv = ["make", "--output", str(serial), "--clips", "3", "--seed", "5", "--duration", "2", "--clean-wav"]
     assert main([*argv, "--workers", "1"]) == 0
     for path in made.iterdir():
         assert (serial / path.name).read_bytes() == path.read_bytes(), path.name
@@ -58,11 +58,11 @@ def test_errors_print_one_line_and_exit_2(tmp_path: Path, capsys: pytest.Capture
     assert main(["score", "--clips", str(tmp_path / "none"), "--generated", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("foleyzoo synth: error:") and "none" in err
-    assert main(["make", "--out", str(tmp_path), "--clips", "0", "--seed", "1"]) == 2
+    assert main(["make", "--output", str(tmp_path), "--clips", "0", "--seed", "1"]) == 2
     assert "--clips" in capsys.readouterr().err
-    assert main(["make", "--out", str(tmp_path), "--clips", "1", "--seed", "1", "--duration", "0.4"]) == 2
+    assert main(["make", "--output", str(tmp_path), "--clips", "1", "--seed", "1", "--duration", "0.4"]) == 2
     assert main(["--help"]) == 0
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    assert main(["make", "--out", str(blocker / "clips"), "--clips", "1", "--seed", "1"]) == 2
+    assert main(["make", "--output", str(blocker / "clips"), "--clips", "1", "--seed", "1"]) == 2
     assert "a-file" in capsys.readouterr().err

@@ -65,7 +65,8 @@ def test_in_memory_mode_refuses_another_sample_rate():
 
 def test_folder_mode_reads_what_synth_make_wrote(tmp_path):
     assert (
-        main(["synth", "make", "--out", str(tmp_path), "--clips", "4", "--seed", "5", "--workers", "1"]) == 0
+        main(["synth", "make", "--output", str(tmp_path), "--clips", "4", "--seed", "5", "--workers", "1"])
+        == 0
     )
     memory = SynthFoleyDataModule(num_train=4, seed=5, num_workers=0)
     memory.setup("fit")

@@ -129,7 +129,7 @@ def test_extract_takes_the_recipes_data_and_frozen_parts(tmp_path):
     for part in ("codec", "text_encoder", "visual_encoder", "sync_encoder"):
         assert config[part] == recipe["model"]["init_args"][part], part
     assert config["data"] == recipe["data"] and "vocoder" not in config
-    argv, temporary = _with_recipe(["--recipe", str(RECIPE), "--out", str(tmp_path / "cache")])
+    argv, temporary = _with_recipe(["--recipe", str(RECIPE), "--output", str(tmp_path / "cache")])
     from foleyzoo.plugins.registry import load_plugins
     from foleyzoo.training.cli import mentions
 

@@ -166,11 +166,11 @@ def plugins_markdown() -> str:
 
 
 def _run_command(recipe: Recipe, builtin: Path) -> str:
-    """How a user runs ``recipe``: its path in the repository, or a copy of a plugin's recipe; an overlay after a recipe."""
+    """How a user runs ``recipe``: its path in the repository, or a plugin recipe's name; an overlay after a recipe."""
     if recipe.package == "foleyzoo" and recipe.path.is_relative_to(builtin):
         path = f"recipes/{recipe.name}.yaml"
     else:
-        path = recipe.path.name  # after `foleyzoo recipes copy PACKAGE:NAME`
+        path = recipe.name  # a recipe's name works wherever a config path does
     return (
         f"foleyzoo fit --config RECIPE --config {path}"
         if recipe.is_overlay
@@ -198,9 +198,9 @@ def recipes_markdown() -> str:
         "",
         "Every recipe shipped by foleyzoo and by the plugins installed where this page was built, as",
         "`foleyzoo recipes list` shows them, generated from the recipe folders each time the site is built.",
-        "Print one with `foleyzoo recipes show NAME` and copy one to edit with `foleyzoo recipes copy NAME`",
-        "(a plugin's recipe runs from such a copy). An overlay names no model: stack it after a recipe with",
-        "a second `--config`.",
+        "Print one with `foleyzoo recipes show NAME`, run one by its name (`foleyzoo fit --config NAME`) and",
+        "copy one to edit with `foleyzoo recipes copy NAME`. An overlay names no model: stack it after a",
+        "recipe with a second `--config`.",
         "",
         "| recipe | package | kind | run it with |",
         "| --- | --- | --- | --- |",

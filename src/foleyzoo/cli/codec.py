@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in helps.items():
         sub = commands.add_parser(name, help=text, description=text)
         sub.add_argument("--checkpoint", required=True, help="a `foleyzoo fit` checkpoint of a codec")
-        sub.add_argument("inputs", nargs="+", metavar="INPUT")
+        sub.add_argument("inputs", nargs="+", metavar="INPUT", help="files to read")
         sub.add_argument("--output", required=True, help="folder for the outputs (created)")
         if name != "encode":
             sub.add_argument(

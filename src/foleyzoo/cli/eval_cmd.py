@@ -57,15 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="decode audio at this rate first (default: each network's own)",
     )
-    parser.add_argument(
-        "--duration", type=float, default=8.0, help="seconds each clip is cut or padded to (default 8)"
-    )
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--is-splits", type=int, default=10, help="Inception Score splits (default 10)")
-    parser.add_argument(
-        "--is-seed", type=int, default=2020, help="Inception Score shuffle seed (default 2020)"
-    )
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--duration", type=float, default=8.0, help="seconds each clip is cut or padded to")
+    parser.add_argument("--batch-size", type=int, default=16, help="clips per network call")
+    parser.add_argument("--is-splits", type=int, default=10, help="Inception Score splits")
+    parser.add_argument("--is-seed", type=int, default=2020, help="Inception Score shuffle seed")
+    parser.add_argument("--device", default="cpu", help="a torch device for the networks")
     parser.add_argument("--json", type=Path, help="write the results and every setting used to this file")
     return parser
 

@@ -27,9 +27,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--renderer", help="a renderer plugin without weights, e.g. DualMono or MotionPanner"
     )
     parser.add_argument("--name", help="the model card's name (default: the output folder's name)")
-    parser.add_argument("--architecture", default="Kling-Foley MM-DiT (flow matching)")
-    parser.add_argument("--trained-on", default="", help="what the model was trained on")
-    parser.add_argument("--licence", default="", help="the weights' licence")
+    parser.add_argument(
+        "--architecture", default="Kling-Foley MM-DiT (flow matching)", help="the model card's architecture"
+    )
+    parser.add_argument(
+        "--trained-on", default="", help="what the model was trained on (default: not stated)"
+    )
+    parser.add_argument("--licence", default="", help="the weights' licence (default: not stated)")
     parser.add_argument("--scores", help="a JSON file of measured scores (name → number) for the card")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing bundle")
     return parser

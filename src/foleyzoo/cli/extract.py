@@ -1,10 +1,12 @@
 """``foleyzoo extract``: run the frozen encoders and codec over a dataset once, into a feature cache.
 
     foleyzoo extract --config extract.yaml
-    foleyzoo extract --data VideoDataModule --data.train videos/ --visual_encoder TinyVisualCNN --out cache/
+    foleyzoo extract --data VideoDataModule --data.train videos/ --visual-encoder TinyVisualCNN --output cache/
 
-Writes ``OUT/<split>/`` (sharded safetensors + index.json) for each split of the DataModule; train from
-it with ``data: {class_path: CacheDataModule, init_args: {root: OUT}}``.
+Writes ``OUTPUT/<split>/`` (sharded safetensors + index.json) for each split of the DataModule; train from
+it with ``data: {class_path: CacheDataModule, init_args: {root: OUTPUT}}``. The options' old spellings
+(``--visual_encoder``, ``--sync_encoder``, ``--text_encoder``, ``--shard_mb``, ``--out``) are still
+accepted; in a ``--config`` file the keys are ``visual_encoder``, ``shard_mb``, ``output``, ….
 """
 
 from __future__ import annotations
@@ -17,28 +19,45 @@ from lightning.pytorch import LightningDataModule
 from rich.progress import Progress
 
 from foleyzoo.api import AudioCodec, SyncEncoder, TextEncoder, VisualEncoder
+from foleyzoo.cli.output import rename_options
 from foleyzoo.data.cache import FeatureEncoders, extract_features
 from foleyzoo.errors import ConfigError
 from foleyzoo.plugins.registry import load_plugins
+from foleyzoo.training.parse_errors import ShortErrors
+
+OLD_SPELLINGS = {
+    "--visual_encoder": "--visual-encoder",
+    "--sync_encoder": "--sync-encoder",
+    "--text_encoder": "--text-encoder",
+    "--shard_mb": "--shard-mb",
+    "--out": "--output",
+}
+"""The options' names before they followed the kebab-case and ``--output`` conventions; still accepted."""
+
+
+class ExtractParser(ShortErrors, ArgumentParser):
+    """jsonargparse's parser with one-line errors (an unknown key named with the closest valid ones)."""
 
 
 def build_parser() -> ArgumentParser:
-    parser = ArgumentParser(prog="foleyzoo extract", description=__doc__.split("\n\n")[0])
+    parser = ExtractParser(prog="foleyzoo extract", description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", action=ActionConfigFile, help="a YAML file with the options below")
     parser.add_argument(
         "--recipe",
-        help="take data and the frozen parts from a `foleyzoo fit` recipe (file or name) instead",
+        help="take data and the frozen parts from a `foleyzoo fit` recipe (a file, or a recipe's name)",
     )
     parser.add_subclass_arguments(
         LightningDataModule, "data", required=True, help="a DataModule that decodes clips"
     )
-    parser.add_argument("--visual_encoder", type=VisualEncoder | None, default=None)
-    parser.add_argument("--sync_encoder", type=SyncEncoder | None, default=None)
-    parser.add_argument("--text_encoder", type=TextEncoder | None, default=None)
-    parser.add_argument("--codec", type=AudioCodec | None, default=None)
-    parser.add_argument("--out", type=Path, required=True, help="the cache folder to write")
-    parser.add_argument("--splits", type=list[str], default=["train", "val"])
-    parser.add_argument("--shard_mb", type=int, default=64, help="target size of one shard in MiB")
+    parser.add_argument("--visual-encoder", type=VisualEncoder | None, default=None, help="frames → features")
+    parser.add_argument(
+        "--sync-encoder", type=SyncEncoder | None, default=None, help="frames → sync features"
+    )
+    parser.add_argument("--text-encoder", type=TextEncoder | None, default=None, help="captions → features")
+    parser.add_argument("--codec", type=AudioCodec | None, default=None, help="audio → latents")
+    parser.add_argument("--output", type=Path, required=True, help="the cache folder to write")
+    parser.add_argument("--splits", type=list[str], default=["train", "val"], help="the splits to extract")
+    parser.add_argument("--shard-mb", type=int, default=64, help="target size of one shard in MiB")
     return parser
 
 
@@ -65,11 +84,9 @@ def recipe_extract_config(recipe: str | Path) -> dict[str, Any]:
     """A ``foleyzoo fit`` recipe's ``data`` and frozen parts as an extract config: one recipe serves both."""
     import yaml
 
-    from foleyzoo.plugins.recipes import find_recipe
+    from foleyzoo.plugins.recipes import resolve_config_path
 
-    path = Path(recipe)
-    if not path.is_file():
-        path = find_recipe(str(recipe)).path
+    path = resolve_config_path(recipe, "--recipe")
     try:
         content = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as exc:
@@ -99,8 +116,8 @@ def _with_recipe(argv: list[str]) -> tuple[list[str], Path | None]:
 
 
 def main(argv: list[str]) -> int:
-
-    argv, temporary = _with_recipe(list(argv))
+    """Entry point of ``foleyzoo extract`` (old option spellings are rewritten first)."""
+    argv, temporary = _with_recipe(rename_options(list(argv), OLD_SPELLINGS))
     try:
         return _extract(argv)
     finally:
@@ -113,6 +130,7 @@ def _extract(argv: list[str]) -> int:
 
     load_plugins().resolve_mentioned(mentions(argv))  # the plugins the command line and configs name
     parser = build_parser()
+    parser.command_line = argv
     config = parser.parse_args(argv)
     init = parser.instantiate_classes(config)
     data = init.data
@@ -134,7 +152,7 @@ def _extract(argv: list[str]) -> int:
                 dataset,
                 encoders,
                 data.fmt,
-                init.out / split,
+                init.output / split,
                 init.shard_mb << 20,
                 progress=lambda done, task=task: progress.update(task, completed=done),
             )

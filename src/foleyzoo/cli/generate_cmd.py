@@ -57,7 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--cfg", type=finite_float, default=None, help="guidance scale (default: the bundle's)"
     )
     parser.add_argument("--seed", type=_seed, default=0, help="noise seed, 0 to 2**64 - 1 (default: 0)")
-    parser.add_argument("--sampler", default=None, help="a registered sampler's name, e.g. EulerSampler")
+    parser.add_argument(
+        "--sampler",
+        default=None,
+        help="a registered sampler's name, e.g. EulerSampler (default: the bundle's)",
+    )
     parser.add_argument("--device", default="auto", help="auto (cuda, mps, cpu), or a torch device")
     parser.add_argument("--overwrite", action="store_true", help="generate again where outputs exist")
     parser.add_argument("--no-mux", action="store_true", help="write only the .wav files")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from foleyzoo import __version__
+from foleyzoo.cli.quiet import ENV_VERBOSE, quieted
 from foleyzoo.errors import FoleyzooError
 
 LIGHTNING_COMMANDS = {
@@ -65,7 +68,10 @@ def overview() -> str:
     lines = [
         f"foleyzoo {__version__}: video-to-audio (Foley) generation with swappable parts.",
         "",
-        "usage: foleyzoo COMMAND [options]   (foleyzoo COMMAND --help for a command's options)",
+        "usage: foleyzoo [--verbose] COMMAND [options]   (foleyzoo COMMAND --help for a command's options)",
+        "",
+        "  --verbose  show every warning and log message (by default the ones that mean nothing to a",
+        "             user are filtered: see the docs' command-line page); also accepted after COMMAND",
         "",
         "Training (LightningCLI):",
         *(f"  {name:<10} {text}" for name, text in LIGHTNING_COMMANDS.items()),
@@ -102,8 +108,36 @@ def run(argv: Sequence[str]) -> int:
         from foleyzoo.training.cli import run as run_lightning
 
         return run_lightning(args)
-    print(f"foleyzoo: unknown command {command!r}\n\n{overview()}", file=sys.stderr)
+    print(f"foleyzoo: error: {unknown_command(command)}", file=sys.stderr)
     return 2
+
+
+def unknown_command(command: str) -> str:
+    """One line for a command foleyzoo does not have, with the closest ones."""
+    import difflib
+
+    known = [*LIGHTNING_COMMANDS, *FRONT_END_COMMANDS]
+    close = difflib.get_close_matches(command, known, n=2, cutoff=0.6)
+    hint = f"; did you mean {' or '.join(close)}?" if close else ""
+    return f"unknown command {command!r}{hint} (foleyzoo --help lists the commands)"
+
+
+VERBOSE_FLAGS = ("--verbose",)
+
+
+def split_verbose(args: Sequence[str]) -> tuple[list[str], bool]:
+    """The command line without ``--verbose`` (before any ``--``), and whether it was there."""
+    args = list(args)
+    end = args.index("--") if "--" in args else len(args)
+    kept = [arg for arg in args[:end] if arg not in VERBOSE_FLAGS]
+    return [*kept, *args[end:]], len(kept) < end
+
+
+def error_prefix(args: Sequence[str]) -> str:
+    """``foleyzoo COMMAND`` for a known command, else ``foleyzoo``: errors name the command they come from."""
+    command = args[0] if args else ""
+    known = command in LIGHTNING_COMMANDS or command in FRONT_END_COMMANDS
+    return f"foleyzoo {command}" if known else "foleyzoo"
 
 
 def one_line(exc: FoleyzooError) -> str:
@@ -124,15 +158,38 @@ def one_line(exc: FoleyzooError) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Console-script entry point: foleyzoo's own errors become one clear line and exit code 2."""
+    """Console-script entry point: foleyzoo's own errors become one clear line and exit code 2.
+
+    Lightning's and torch's messages that mean nothing to a user are filtered (:mod:`foleyzoo.cli.quiet`)
+    unless ``--verbose`` is given, which is passed on to child processes as ``FOLEYZOO_VERBOSE=1``.
+    """
+    args, verbose = split_verbose(sys.argv[1:] if argv is None else argv)
     try:
-        return run(sys.argv[1:] if argv is None else argv)
+        with _verbose_environment(verbose), quieted():
+            return run(args)
     except FoleyzooError as exc:
-        print(f"foleyzoo: error: {one_line(exc)}", file=sys.stderr)
+        print(f"{error_prefix(args)}: error: {one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("foleyzoo: interrupted", file=sys.stderr)
         return 130
+
+
+@contextlib.contextmanager
+def _verbose_environment(verbose: bool) -> Iterator[None]:
+    """``FOLEYZOO_VERBOSE=1`` for the command and the processes it starts, when asked; restored after."""
+    if not verbose:
+        yield
+        return
+    previous = os.environ.get(ENV_VERBOSE)
+    os.environ[ENV_VERBOSE] = "1"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(ENV_VERBOSE, None)
+        else:
+            os.environ[ENV_VERBOSE] = previous
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ import argparse
 import math
 import shutil
 import sys
-from typing import NoReturn
+from collections.abc import Mapping, Sequence
+from typing import Any, NoReturn
 
 from rich.console import Console
 
@@ -18,8 +19,58 @@ def console(stderr: bool = False) -> Console:
     return Console(file=stream, width=width, soft_wrap=False)
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Help that shows each option's default, except where there is none worth showing (``None``, a flag's
+    ``False``, an empty list) or the help text already says it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            "default" in text
+            or action.required
+            or default is argparse.SUPPRESS
+            or default is None
+            or default is False
+            or default in ([], "")
+        ):
+            return action.help
+        return super()._get_help_string(action)
+
+
+def rename_options(argv: Sequence[str], aliases: Mapping[str, str]) -> list[str]:
+    """``argv`` with each old option spelling (``--out``, ``--out=X``, ``--shard_mb.x``) written the new way."""
+    renamed = []
+    for token in argv:
+        if token == "--":
+            renamed += argv[len(renamed) :]
+            break
+        for old, new in aliases.items():
+            if token == old or token.startswith((f"{old}=", f"{old}.", f"{old}+")):
+                token = new + token[len(old) :]
+                break
+        renamed.append(token)
+    return renamed
+
+
 class CommandParser(argparse.ArgumentParser):
-    """``argparse`` with errors on one line, first and short: the usage is shown with ``--help`` only."""
+    """``argparse`` with errors on one line, first and short (the usage is shown with ``--help`` only),
+    defaults in the help, and old option spellings kept as hidden aliases (:meth:`add_hidden_alias`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+        self.hidden_aliases: dict[str, str] = {}
+
+    def add_hidden_alias(self, alias: str, option: str) -> None:
+        """Accept ``alias`` (an old spelling, e.g. ``--out``) for ``option`` without listing it in the help."""
+        self.hidden_aliases[alias] = option
+
+    def parse_known_args(self, args: Sequence[str] | None = None, namespace: Any = None) -> Any:
+        """Parse with the hidden aliases written as the options they stand for."""
+        if args is None:
+            args = sys.argv[1:]
+        return super().parse_known_args(rename_options(list(args), self.hidden_aliases), namespace)
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")

@@ -24,6 +24,7 @@ from foleyzoo.errors import ConfigError, FoleyzooError
 from foleyzoo.io.checkpoints import exception_summary
 from foleyzoo.plugins import get_registry
 from foleyzoo.plugins.allowlist import instantiate_from_config
+from foleyzoo.plugins.recipes import resolve_config_path
 from foleyzoo.plugins.registry import load_plugins
 from foleyzoo.training.cli import check_known_classes
 
@@ -142,9 +143,12 @@ def main(argv: list[str]) -> int:
         prog="foleyzoo summarize",
         description="Parameters per component of a recipe's model, built on the meta device (no memory).",
     )
-    parser.add_argument("--config", "-c", required=True, type=Path, help="a recipe YAML file")
+    parser.add_argument(
+        "--config", "-c", required=True, help="a recipe YAML file, or a recipe's name (toy/flow-2d)"
+    )
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     args = parser.parse_args(argv)
+    args.config = resolve_config_path(args.config)
     model = read_model_config(args.config)
     check_known_classes(["--config", str(args.config)], load_plugins())
     rows = summarize_model(model, source=str(args.config))

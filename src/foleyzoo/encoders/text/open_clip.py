@@ -8,7 +8,7 @@ model with a CLIP text tower.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -52,6 +52,8 @@ class OpenCLIPTextEncoder(FrozenMixin, TextEncoder):
     """
 
     api_version = "1.0"
+    requires: ClassVar[dict[str, str]] = {"open_clip": "open_clip_torch"}
+    """The optional package it is built with (``foleyzoo plugins`` says how to install it when missing)."""
 
     def __init__(
         self,

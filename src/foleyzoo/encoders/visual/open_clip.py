@@ -8,7 +8,7 @@ embedding: (B, T, 1024). This encoder does the same for any open_clip model.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -47,6 +47,8 @@ class OpenCLIPVisualEncoder(FrozenMixin, VisualEncoder):
     """
 
     api_version = "1.0"
+    requires: ClassVar[dict[str, str]] = {"open_clip": "open_clip_torch"}
+    """The optional package it is built with (``foleyzoo plugins`` says how to install it when missing)."""
 
     def __init__(
         self,
