@@ -130,9 +130,11 @@ def test_fit_uses_the_atomic_writer_and_the_guard(tmp_path: Path) -> None:
     from foleyzoo.training.callbacks import NonFiniteGuard, SaveLastAtEnd
     from foleyzoo.training.cli import with_safety_defaults
 
-    config = with_safety_defaults({"plugins": None, "callbacks": []})
+    config = with_safety_defaults({"plugins": None, "callbacks": [], "enable_progress_bar": False})
     assert [type(p) for p in config["plugins"]] == [AtomicCheckpointIO]
     assert [type(c) for c in config["callbacks"]] == [NonFiniteGuard, SaveLastAtEnd]
     own_guard, own_io, own_saver = NonFiniteGuard(max_consecutive=2), AtomicCheckpointIO(), SaveLastAtEnd()
-    kept = with_safety_defaults({"plugins": [own_io], "callbacks": [own_guard, own_saver]})
+    kept = with_safety_defaults(
+        {"plugins": [own_io], "callbacks": [own_guard, own_saver], "enable_progress_bar": False}
+    )
     assert kept["plugins"] == [own_io] and kept["callbacks"] == [own_guard, own_saver]
