@@ -17,13 +17,13 @@ from lightning.pytorch import Trainer
 from tests.conftest import REPO_ROOT
 
 import foleyzoo
-from foleyzoo.cli.quiet import ENV_VERBOSE, QUIETED, quieted
 from foleyzoo.encoders.text.byte import ByteTextEncoder
 from foleyzoo.samplers.ode import EulerSampler
 from foleyzoo.training import cli as training_cli
 from foleyzoo.training.callbacks import EpochLabelProgressBar
 from foleyzoo.training.cli import parse_config, with_safety_defaults
 from foleyzoo.training.progress import PlainProgress
+from foleyzoo.training.quiet import ENV_VERBOSE, QUIETED, quieted
 from foleyzoo.training.toy import GaussianMixtureDataModule, ToyFlowMatching
 
 TOY = str(REPO_ROOT / "recipes" / "toy" / "flow-2d.yaml")

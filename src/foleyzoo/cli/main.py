@@ -9,8 +9,8 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 
 from foleyzoo import __version__
-from foleyzoo.cli.quiet import ENV_VERBOSE, quieted
 from foleyzoo.errors import FoleyzooError
+from foleyzoo.training.quiet import ENV_VERBOSE, quieted
 
 LIGHTNING_COMMANDS = {
     "fit": "train a model from a recipe (foleyzoo fit --config recipes/...)",
@@ -160,7 +160,7 @@ def one_line(exc: FoleyzooError) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Console-script entry point: foleyzoo's own errors become one clear line and exit code 2.
 
-    Lightning's and torch's messages that mean nothing to a user are filtered (:mod:`foleyzoo.cli.quiet`)
+    Lightning's and torch's messages that mean nothing to a user are filtered (:mod:`foleyzoo.training.quiet`)
     unless ``--verbose`` is given, which is passed on to child processes as ``FOLEYZOO_VERBOSE=1``.
     """
     args, verbose = split_verbose(sys.argv[1:] if argv is None else argv)

@@ -8,7 +8,7 @@ parsing, every class a command line names is checked: a broken plugin, a missing
 unknown ``class_path`` (with the close matches among registered plugins) is one clear error naming the
 file and key. A ``--config`` may name a recipe (``toy/flow-2d``); a parse error (an unknown key, a wrong
 type) is one line naming the option or the config file and key, with the closest valid keys
-(:mod:`foleyzoo.training.parse_errors`); Lightning's noise is filtered (:mod:`foleyzoo.cli.quiet`).
+(:mod:`foleyzoo.training.parse_errors`); Lightning's noise is filtered (:mod:`foleyzoo.training.quiet`).
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ from lightning.pytorch.callbacks.progress.progress_bar import ProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lightning.pytorch.strategies import Strategy
 
-from foleyzoo.cli.quiet import quieted
 from foleyzoo.errors import ConfigError, FoleyzooError, PluginError
 from foleyzoo.io.checkpoints import check_resumable, check_stored_config, read_checkpoint, stored_shapes
 from foleyzoo.plugins.allowlist import iter_class_paths
@@ -39,10 +38,9 @@ from foleyzoo.plugins.records import PluginStatus
 from foleyzoo.plugins.registry import PluginRegistry, describe_unusable, load_plugins
 from foleyzoo.training.callbacks import EpochLabelProgressBar, NonFiniteGuard, SaveLastAtEnd
 from foleyzoo.training.checkpoint_io import AtomicCheckpointIO
-from foleyzoo.training.parse_errors import ShortErrors
+from foleyzoo.training.parse_errors import CONFIG_FLAGS, ShortErrors, config_files
 from foleyzoo.training.progress import PlainProgress, wants_plain_progress
-
-CONFIG_FLAGS = ("--config", "-c")
+from foleyzoo.training.quiet import quieted
 
 CLASS_OPTIONS = (
     "--model",
@@ -286,17 +284,6 @@ def read_yaml(path: str | Path) -> Any:
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "unknown position"
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{path}: YAML syntax error at {where}: {problem}") from exc
-
-
-def config_files(args: Sequence[str]) -> list[str]:
-    """The files passed with ``--config``/``-c`` in a command line."""
-    files = []
-    for index, token in enumerate(args):
-        if token in CONFIG_FLAGS and index + 1 < len(args):
-            files.append(args[index + 1])
-        elif token.startswith("--config="):
-            files.append(token.split("=", 1)[1])
-    return files
 
 
 def mentions(args: Sequence[str]) -> list[str]:

@@ -147,10 +147,22 @@ def _written_key(content: Any, parts: Sequence[str]) -> list[str] | None:
     return None
 
 
+CONFIG_FLAGS = ("--config", "-c")
+
+
+def config_files(args: Sequence[str]) -> list[str]:
+    """The files passed with ``--config``/``-c`` in a command line."""
+    files = []
+    for index, token in enumerate(args):
+        if token in CONFIG_FLAGS and index + 1 < len(args):
+            files.append(args[index + 1])
+        elif token.startswith("--config="):
+            files.append(token.split("=", 1)[1])
+    return files
+
+
 def _in_config_files(key: str, command_line: Sequence[str]) -> tuple[str, str] | None:
     """(file, key as written there) of the last ``--config`` file that sets ``key``."""
-    from foleyzoo.training.cli import config_files
-
     parts = _plain(key).split(".")
     for file in reversed(config_files(command_line)):
         try:
