@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+from lightning.pytorch.callbacks.progress.progress_bar import ProgressBar
 from tests.conftest import REPO_ROOT
 
 from foleyzoo.cli.main import main
@@ -49,8 +50,15 @@ def test_a_fit_whose_output_is_a_file_prints_plain_progress_lines(
     assert "\r" not in out and "Epoch" not in out  # no redrawn bar in the file
 
 
-def test_without_the_progress_bar_nothing_is_printed(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert main(toy_fit(tmp_path, "--trainer.enable_progress_bar=false")) == 0
-    assert "training: step" not in capsys.readouterr().out
+def test_plain_progress_stands_in_only_where_a_bar_is_wanted_and_none_is_configured() -> None:
+    from lightning.pytorch.callbacks import TQDMProgressBar
+
+    from foleyzoo.training.cli import with_safety_defaults
+
+    def bars(config: dict) -> list[type]:
+        callbacks = with_safety_defaults({"plugins": None, **config})["callbacks"]
+        return [type(c) for c in callbacks if isinstance(c, ProgressBar)]
+
+    assert bars({"callbacks": []}) == [progress.PlainProgress]  # pytest's output is not a terminal
+    assert bars({"callbacks": [], "enable_progress_bar": False}) == []
+    assert bars({"callbacks": [TQDMProgressBar()]}) == [TQDMProgressBar]
