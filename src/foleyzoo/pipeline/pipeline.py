@@ -293,8 +293,9 @@ class FoleyPipeline:
         return pipeline.to(dtype=dtype) if dtype is not None else pipeline
 
     def save_pretrained(self, path: str | Path, name: str | None = None) -> Path:
-        """Write this pipeline's bundle to the folder ``path`` (or, with ``name``, into the local model
-        folder under that name, as ``path``'s copy) so that :meth:`from_pretrained` opens it again."""
+        """Copy the bundle this pipeline was opened from to the folder ``path`` (and, with ``name``, into
+        the local model folder under that name) so that :meth:`from_pretrained` opens it again. The files
+        are copied as stored: weights changed in memory are not written (export a checkpoint for that)."""
         from foleyzoo.pipeline.home import copy_bundle, register_bundle
 
         if self.source_bundle is None:
