@@ -17,6 +17,7 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from foleyzoo.cli.output import CommandParser, finite_float, positive_float, positive_int
 from foleyzoo.errors import ConfigError, FoleyzooError
@@ -277,15 +278,15 @@ def run(args: argparse.Namespace) -> tuple[int, int, int]:
     from foleyzoo.pipeline import FoleyPipeline
 
     check_request(args)
-    jobs = collect_inputs(args.input) if args.input is not None else []
+    if args.input is None:
+        return _text_to_audio(args, resolve_model(args.model), make_output_folder(Path(args.output)))
+    jobs = collect_inputs(args.input)
     bundle = resolve_model(args.model)
     output = make_output_folder(Path(args.output))
-    if args.input is None:
-        return _text_to_audio(args, bundle, output)
     targets = {job.stem: output_paths(output, job.stem, job.video) for job in jobs}  # all before any work
     refused = name_conflicts(jobs)
     pipeline = FoleyPipeline.from_bundle(bundle, device=args.device)
-    sampler = _sampler(args.sampler)
+    sampling = sampling_options(args)
     errors = console(stderr=True)
     written = skipped = failed = 0
     with GenerationDisplay(len(jobs), errors) as display:
@@ -302,14 +303,8 @@ def run(args: argparse.Namespace) -> tuple[int, int, int]:
                 audio = pipeline.generate(
                     job.video,
                     prompt=job_prompt(args.prompt, job.caption),
-                    negative_prompt=args.negative_prompt,
-                    steps=args.steps,
-                    cfg=args.cfg,
-                    seed=args.seed,
-                    sampler=sampler,
-                    mono=args.mono,
-                    normalize=not args.no_normalize,
                     progress=display.update,
+                    **sampling,
                 )
                 samples = audio.samples.numpy()
                 wav.parent.mkdir(parents=True, exist_ok=True)
@@ -324,6 +319,19 @@ def run(args: argparse.Namespace) -> tuple[int, int, int]:
                 display.finish("failed")
                 errors.print(f"[red]failed[/red] {escape(f'{job.video}: {message}')}", highlight=False)
     return written, skipped, failed
+
+
+def sampling_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``FoleyPipeline.generate`` options every request of a run shares, from the command line."""
+    return {
+        "negative_prompt": args.negative_prompt,
+        "steps": args.steps,
+        "cfg": args.cfg,
+        "seed": args.seed,
+        "sampler": _sampler(args.sampler),
+        "mono": args.mono,
+        "normalize": not args.no_normalize,
+    }
 
 
 def _text_to_audio(args: argparse.Namespace, bundle: Path, output: Path) -> tuple[int, int, int]:
@@ -343,15 +351,9 @@ def _text_to_audio(args: argparse.Namespace, bundle: Path, output: Path) -> tupl
         audio = pipeline.generate(
             None,
             prompt=args.prompt,
-            negative_prompt=args.negative_prompt,
             duration=args.duration,
-            steps=args.steps,
-            cfg=args.cfg,
-            seed=args.seed,
-            sampler=_sampler(args.sampler),
-            mono=args.mono,
-            normalize=not args.no_normalize,
             progress=display.update,
+            **sampling_options(args),
         )
         audio.save(wav)
         display.finish("written")
