@@ -148,11 +148,11 @@ def _announce(args: argparse.Namespace, url: str, bundle: Path, output: Path) ->
 
 def serve(args: argparse.Namespace) -> int:
     """Load the bundle, serve the page until Ctrl+C (or SIGTERM), and clean up; 0 when so stopped."""
-    from foleyzoo.cli.generate_cmd import resolve_model
     from foleyzoo.pipeline import FoleyPipeline
     from foleyzoo.pipeline.demo_server import DemoApp
+    from foleyzoo.pipeline.home import resolve_bundle
 
-    bundle = resolve_model(args.model)
+    bundle = resolve_bundle(args.model)
     server = _listen(args.host, args.port)
     output, temporary = None, False
     try:

@@ -228,13 +228,6 @@ def job_prompt(prompt: str | None, caption: str) -> str | None:
     return text or None
 
 
-def resolve_model(name: str) -> Path:
-    """A bundle folder given by path, or by name from the local model folder."""
-    from foleyzoo.pipeline.home import resolve_bundle
-
-    return resolve_bundle(name)
-
-
 def _sampler(name: str | None):
     if name is None:
         return None
@@ -276,12 +269,13 @@ def run(args: argparse.Namespace) -> tuple[int, int, int]:
     from foleyzoo.cli.progress import GenerationDisplay
     from foleyzoo.io.media import mux_audio, write_wav
     from foleyzoo.pipeline import FoleyPipeline
+    from foleyzoo.pipeline.home import resolve_bundle
 
     check_request(args)
     if args.input is None:
-        return _text_to_audio(args, resolve_model(args.model), make_output_folder(Path(args.output)))
+        return _text_to_audio(args, resolve_bundle(args.model), make_output_folder(Path(args.output)))
     jobs = collect_inputs(args.input)
-    bundle = resolve_model(args.model)
+    bundle = resolve_bundle(args.model)
     output = make_output_folder(Path(args.output))
     targets = {job.stem: output_paths(output, job.stem, job.video) for job in jobs}  # all before any work
     refused = name_conflicts(jobs)
