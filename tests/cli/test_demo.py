@@ -64,11 +64,15 @@ def test_demo_serves_the_page_until_stopped_then_exits_0_and_removes_its_tempora
     stopping = threading.Thread(
         target=stop_once_served, args=(f"http://127.0.0.1:{port}/", seen, how, returned)
     )
+    # A process started in the background by a shell without job control (as CI may be) ignores SIGINT,
+    # and then interrupt_main() does nothing; a user's terminal delivers Ctrl+C to Python's own handler.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     stopping.start()
     try:
         code = run(["demo", "--model", str(bundle), "--port", str(port), "--device", "cpu", "--no-open"])
     finally:
         returned.set()
+        signal.signal(signal.SIGINT, previous)
     stopping.join()
     captured = capsys.readouterr()
     assert code == 0, captured.err
