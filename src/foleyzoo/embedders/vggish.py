@@ -69,11 +69,15 @@ class VGGishNetwork(nn.Module):
     """VGGish's VGG stack with the parameter names of the PyTorch port's ``vggish-10086976.pth``.
 
     ``features.{0,3,6,8,11,13}`` are the convolutions, ``embeddings.{0,2,4}`` the fully connected layers
-    (ReLU after the last one too, as in that port); no PCA post-processing (av-benchmark leaves it off).
-    ``widths`` shrink the network for tests; the published one is (64, 128, 256, 512, 4096, 128).
+    (a ReLU after the last one too, as in that port, unless ``final_relu`` is False: av-benchmark removes
+    it, following audioldm_eval, so its FD-VGG embeddings can be negative); no PCA post-processing
+    (av-benchmark leaves it off). ``widths`` shrink the network for tests; the published one is
+    (64, 128, 256, 512, 4096, 128).
     """
 
-    def __init__(self, widths: Sequence[int] = (64, 128, 256, 512, 4096, 128)) -> None:
+    def __init__(
+        self, widths: Sequence[int] = (64, 128, 256, 512, 4096, 128), final_relu: bool = True
+    ) -> None:
         super().__init__()
         c1, c2, c3, c4, hidden, out = widths
         layers: list[nn.Module] = []
@@ -85,14 +89,14 @@ class VGGishNetwork(nn.Module):
                 layers += [nn.Conv2d(channels, int(value), kernel_size=3, padding=1), nn.ReLU(inplace=True)]
                 channels = int(value)
         self.features = nn.Sequential(*layers)
-        self.embeddings = nn.Sequential(
+        head: list[nn.Module] = [
             nn.Linear(c4 * 4 * 6, hidden),
             nn.ReLU(True),
             nn.Linear(hidden, hidden),
             nn.ReLU(True),
             nn.Linear(hidden, out),
-            nn.ReLU(True),
-        )
+        ]
+        self.embeddings = nn.Sequential(*head, *([nn.ReLU(True)] if final_relu else []))
 
     def forward(self, examples: Tensor) -> Tensor:
         """Log-mel examples (N, 1, 96, 64) → embeddings (N, 128)."""
@@ -106,6 +110,7 @@ class VGGish(Embedder):
 
     :meth:`embed_examples` keeps one embedding an example (B, K, 128), which is what av-benchmark's
     FD-VGG pools. Audio is mixed to mono and resampled to 16 kHz; ``duration`` cuts or pads it first.
+    ``final_relu=False`` drops the ReLU after the last layer, as av-benchmark does (same weights file).
     """
 
     modality = "audio"
@@ -116,11 +121,12 @@ class VGGish(Embedder):
         checkpoint: str,
         widths: Sequence[int] = (64, 128, 256, 512, 4096, 128),
         duration: float | None = None,
+        final_relu: bool = True,
     ) -> None:
         super().__init__()
         self.checkpoint = str(Path(checkpoint).expanduser())
         self.duration = duration
-        self.model = load_weights_file(VGGishNetwork(widths), self.checkpoint, "VGGish")
+        self.model = load_weights_file(VGGishNetwork(widths, final_relu), self.checkpoint, "VGGish")
 
     def train(self, mode: bool = True) -> VGGish:
         return super().train(False)
