@@ -27,18 +27,25 @@ class EvalSettings:
     is_splits: int = 10
     is_seed: int = 2020
     device: str = "cpu"
+    protocol: str = "foleyzoo"
+    """``av-benchmark`` reads audio its way (:func:`foleyzoo.metrics.avbench_audio.load_mono`), zero-padding a
+    short clip to the duration only so that it batches; ``foleyzoo`` decodes straight to the network's rate."""
 
 
 class AudioReader:
     """Reads a file's audio once per rate: mono, cut or padded to ``duration``, via ``decode_rate`` if set."""
 
-    def __init__(self, duration: float, decode_rate: int | None) -> None:
-        self.duration, self.decode_rate = duration, decode_rate
+    def __init__(self, duration: float, decode_rate: int | None, protocol: str = "foleyzoo") -> None:
+        self.duration, self.decode_rate, self.protocol = duration, decode_rate, protocol
 
     def read(self, path: Path, rate: int) -> torch.Tensor:
         from foleyzoo.data.audio import fit_length, resample
         from foleyzoo.io.media import read_audio
 
+        if self.protocol == "av-benchmark":
+            from foleyzoo.metrics.avbench_audio import load_mono
+
+            return fit_length(load_mono(path, rate, self.duration), round(self.duration * rate))[None]
         if self.decode_rate is None or self.decode_rate == rate:
             return read_audio(path, rate, channels=1, duration=self.duration)
         decoded = read_audio(path, self.decode_rate, channels=1, duration=self.duration)
@@ -107,6 +114,6 @@ class Chunk:
 
 
 def chunks(inputs: Inputs, nets: dict[str, Any], settings: EvalSettings) -> Iterator[Chunk]:
-    reader = AudioReader(settings.duration, settings.decode_rate)
+    reader = AudioReader(settings.duration, settings.decode_rate, settings.protocol)
     for first in range(0, len(inputs.ids), settings.batch_size):
         yield Chunk(inputs.ids[first : first + settings.batch_size], inputs, nets, reader, settings)

@@ -27,6 +27,10 @@ EMBEDDER_NAMES = {
     "clap": "a CLAP model directory written by save_pretrained (ClapModel, tokenizer, feature extractor)",
     "contrastive": "an AVContrastive checkpoint of `foleyzoo fit`",
     "sync": "a SyncPretraining checkpoint of `foleyzoo fit`",
+    "passt": "PaSST weights (passt-s-f128-p16-s10-ap.476-swa.pt; --protocol av-benchmark)",
+    "imagebind": "ImageBind huge weights (imagebind_huge.pth; --protocol av-benchmark)",
+    "synchformer": "Synchformer weights (synchformer_state_dict.pth; --protocol av-benchmark)",
+    "laion-clap": "LAION-CLAP weights (music_speech_audioset_epoch_15_esc_89.98.pt; --protocol av-benchmark)",
 }
 """foleyzoo's short names for its evaluation networks; any registered Embedder plugin's name works too."""
 FD_LABELS = {"panns": "PANNs", "vggish": "VGGish", "contrastive": "AVContrastive"}

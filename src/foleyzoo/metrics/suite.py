@@ -34,6 +34,7 @@ __all__ = [
     "markdown_table",
     "parse_embedders",
     "settings_record",
+    "sha256_of",
 ]
 
 
@@ -77,15 +78,18 @@ def markdown_table(results: dict[str, float]) -> str:
     return "\n".join(lines)
 
 
+def sha256_of(file: Path) -> str:
+    """The SHA-256 of a file, read in blocks (weights files are gigabytes)."""
+    sha = hashlib.sha256()
+    with open(file, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            sha.update(block)
+    return sha.hexdigest()
+
+
 def file_record(path: Path) -> dict[str, Any]:
     """Path and SHA-256 of a weights file (a directory: of each file in it), to trace results to weights."""
-
-    def digest(file: Path) -> str:
-        sha = hashlib.sha256()
-        with open(file, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                sha.update(block)
-        return sha.hexdigest()
+    digest = sha256_of
 
     if path.is_dir():
         return {

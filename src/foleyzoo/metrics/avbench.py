@@ -1,0 +1,419 @@
+"""``foleyzoo eval --protocol av-benchmark``: av-benchmark's metrics computed by its rules, for a paper's table.
+
+Like av-benchmark, it works in two steps: every network embeds every file it needs once, into
+{stem: tensor} tables for the generated and the reference folder (:class:`Features`); the metrics are
+then computed from those tables under av-benchmark's file rules (:mod:`foleyzoo.metrics.avbench_files`)
+and audio loading (:mod:`foleyzoo.metrics.avbench_audio`). Result names are av-benchmark's own
+(``FD-PANN``, ``KL-PASST-softmax``, ``IB-Score`` …), so a JSON can be set beside its
+``output_metrics.json``. A network whose weights are absent is reported as not computed, with the file
+it needs and where it is published; the others still run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from foleyzoo.api import Waveform
+from foleyzoo.metrics.avbench_audio import AUDIO_SUFFIXES, load_channels, load_mono, long_enough
+from foleyzoo.metrics.avbench_files import Pairs, list_media, pair_by_clean_name, pair_exact
+from foleyzoo.metrics.avbench_networks import PUBLISHED
+
+__all__ = ["AVBenchInputs", "Features", "NotComputed", "avbench_results", "gather_avbench_inputs"]
+
+IS_SPLITS, IS_SEED = 10, 2020
+DESYNC_SEGMENTS = 14
+"""DeSync reads the first and the last 14 Synchformer segments (4.8 s) of each clip."""
+
+
+@dataclass
+class AVBenchInputs:
+    """The generated and reference folders' audio files, the videos and captions, keyed by stem, sorted."""
+
+    generated: dict[str, Path]
+    reference: dict[str, Path]
+    videos: dict[str, Path] = field(default_factory=dict)
+    captions: dict[str, str] = field(default_factory=dict)
+    ignored: list[Path] = field(default_factory=list)
+
+
+def gather_avbench_inputs(
+    generated: Path, reference: Path | None, videos: Path | None, captions: dict[str, str]
+) -> AVBenchInputs:
+    """The folders as av-benchmark lists them (``*.wav``/``*.flac``; ``*.mp4`` videos); the videos' own
+    soundtracks stand in for a missing reference folder (a foleyzoo extension)."""
+    from foleyzoo.errors import ConfigError, MediaError
+
+    pred, ignored = list_media(generated, AUDIO_SUFFIXES, "generated audio")
+    video_files, ignored_videos = list_media(videos, (".mp4",), "video") if videos else ({}, [])
+    if reference is not None:
+        gt, ignored_gt = list_media(reference, AUDIO_SUFFIXES, "reference audio")
+    elif video_files:
+        gt, ignored_gt = dict(video_files), []
+    else:
+        raise ConfigError(
+            "give --reference (a folder of audio) or --videos whose soundtracks are the reference"
+        )
+    if not pred:
+        raise MediaError(f"{generated}: no .wav or .flac files (av-benchmark reads only those)")
+    if not gt:
+        raise MediaError(f"{reference}: no .wav or .flac files (av-benchmark reads only those)")
+    return AVBenchInputs(pred, gt, video_files, captions, ignored + ignored_gt + ignored_videos)
+
+
+@dataclass
+class Features:
+    """One network's outputs for one side, {stem: tensor}, in the side's sorted order."""
+
+    values: dict[str, Tensor] = field(default_factory=dict)
+    logits: dict[str, Tensor] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class NotComputed:
+    """A metric that could not be computed, and why (a missing weights file, too few clips …)."""
+
+    metrics: tuple[str, ...]
+    reason: str
+
+
+def _embed_audio_files(
+    files: dict[str, Path], load: Callable[[Path], Tensor | None], embed: Callable[[Tensor], Any]
+) -> Features:
+    """Each file loaded by ``load`` (None: skipped) and embedded by ``embed`` → (values, logits)."""
+    out = Features()
+    for stem, path in files.items():
+        samples = load(path)
+        if samples is None:
+            out.skipped.append(stem)
+            continue
+        values, logits = embed(samples)
+        out.values[stem] = values
+        if logits is not None:
+            out.logits[stem] = logits
+    return out
+
+
+def _as_waveform(mono: Tensor, rate: int) -> Waveform:
+    return Waveform(mono.reshape(1, 1, -1), rate)
+
+
+class _Extractor:
+    """Computes and keeps each network's feature tables for both sides, once."""
+
+    def __init__(self, inputs: AVBenchInputs, nets: dict[str, Any], duration: float, device: torch.device):
+        self.inputs, self.nets, self.duration, self.device = inputs, nets, duration, device
+        self.kept: dict[tuple[str, str], Features] = {}
+
+    def side(self, name: str) -> dict[str, Path]:
+        return self.inputs.generated if name == "generated" else self.inputs.reference
+
+    def get(self, network: str, side: str) -> Features:
+        key = (network, side)
+        if key not in self.kept:
+            self.kept[key] = getattr(self, f"_{network.replace('-', '_')}")(side)
+        return self.kept[key]
+
+    def _mono(self, rate: int) -> Callable[[Path], Tensor]:
+        return lambda path: load_mono(path, rate, self.duration).to(self.device)
+
+    def _panns(self, side: str) -> Features:
+        net = self.nets["panns"]
+
+        def embed(x: Tensor) -> tuple[Tensor, Tensor]:
+            out = net.embed(_as_waveform(x, net.sample_rate))
+            return out.values[0].cpu(), out.logits[0].cpu()
+
+        return _embed_audio_files(self.side(side), self._mono(net.sample_rate), embed)
+
+    def _vggish(self, side: str) -> Features:
+        net = self.nets["vggish"]
+        return _embed_audio_files(
+            self.side(side),
+            self._mono(net.sample_rate),
+            lambda x: (net.embed_examples(_as_waveform(x, net.sample_rate))[0].cpu(), None),
+        )
+
+    def _passt(self, side: str) -> Features:
+        net = self.nets["passt"]
+
+        def embed(x: Tensor) -> tuple[Tensor, Tensor]:
+            out = net.embed(_as_waveform(x, net.sample_rate))
+            return out.values[0].cpu(), out.logits[0].cpu()
+
+        return _embed_audio_files(self.side(side), self._mono(net.sample_rate), embed)
+
+    def _laion_clap(self, side: str) -> Features:
+        net = self.nets["laion-clap"]
+        return _embed_audio_files(
+            self.side(side),
+            self._mono(net.sample_rate),
+            lambda x: (net.embed(_as_waveform(x, net.sample_rate)).values[0].cpu(), None),
+        )
+
+    def _imagebind(self, side: str) -> Features:
+        net = self.nets["imagebind"]
+        rate = net.sample_rate
+        return _embed_audio_files(
+            self.side(side),
+            lambda path: load_channels(path, rate).to(self.device),
+            lambda x: (net.embed(Waveform(x[None], rate)).values[0].cpu(), None),
+        )
+
+    def _synchformer(self, side: str) -> Features:
+        net = self.nets["synchformer"]
+        rate = net.sample_rate
+
+        def load(path: Path) -> Tensor | None:
+            mono = load_mono(path, rate, self.duration, remove_dc=False)
+            return mono.to(self.device) if long_enough(mono, rate, self.duration) else None
+
+        return _embed_audio_files(
+            self.side(side), load, lambda x: (net.audio_features(x[None])[0].cpu(), None)
+        )
+
+    def _imagebind_video(self, side: str) -> Features:
+        net = self.nets["imagebind-video"]
+        out = Features()
+        for stem, path in self.inputs.videos.items():
+            frames = net.read_frames(path, self.duration)
+            if frames is None:
+                out.skipped.append(stem)
+            else:
+                out.values[stem] = net.embed_frames(frames.to(self.device)).cpu()
+        return out
+
+    def _synchformer_video(self, side: str) -> Features:
+        net = self.nets["synchformer"]
+        out = Features()
+        for stem, path in self.inputs.videos.items():
+            frames = net.read_frames(path, self.duration)
+            if frames is None:
+                out.skipped.append(stem)
+            else:
+                out.values[stem] = net.video_features(frames[None].to(self.device))[0].cpu()
+        return out
+
+    def _plugin(self, name: str, side: str) -> Features:
+        net = self.nets[name]
+        return _embed_audio_files(
+            self.side(side),
+            self._mono(net.sample_rate),
+            lambda x: (net.embed(_as_waveform(x, net.sample_rate)).values[0].cpu(), None),
+        )
+
+
+def _stack(features: dict[str, Tensor], keys: Sequence[str]) -> Tensor:
+    return torch.stack([features[key] for key in keys])
+
+
+def _numpy(tensor: Tensor) -> Any:
+    return tensor.float().numpy()
+
+
+class _Results:
+    """Collects results, the pairs each metric used, and what could not be computed."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, float] = {}
+        self.pairs: dict[str, int] = {}
+        self.unpaired: dict[str, list[str]] = {}
+        self.not_computed: list[NotComputed] = []
+
+    def add(self, name: str, value: float, pairs: Pairs | None = None) -> None:
+        self.values[name] = float(value)
+        if pairs is not None:
+            self.pairs[name] = len(pairs)
+            if pairs.unpaired:
+                self.unpaired[name] = pairs.unpaired
+
+    def missing(self, metrics: Sequence[str], reason: str) -> None:
+        self.not_computed.append(NotComputed(tuple(metrics), reason))
+
+
+def _frechet(results: _Results, name: str, generated: Tensor, reference: Tensor) -> None:
+    from foleyzoo.metrics.frechet import avbench_frechet_distance
+
+    if generated.shape[0] < 2 or reference.shape[0] < 2:
+        results.missing([name], "a covariance needs at least 2 embeddings on each side")
+        return
+    results.add(name, avbench_frechet_distance(_numpy(generated), _numpy(reference)))
+
+
+def _kl(generated: Tensor, reference: Tensor) -> float:
+    """av-benchmark's KL-*-softmax: Σ KL(softmax(reference) ‖ softmax(generated)) / pairs."""
+    from foleyzoo.metrics.classifier import paired_kl
+
+    return float(paired_kl(generated, reference).mean())
+
+
+def _inception(results: _Results, name: str, logits: Tensor) -> None:
+    from foleyzoo.metrics.classifier import inception_score
+
+    if logits.shape[0] < IS_SPLITS:
+        results.missing(
+            [f"{name}-mean", f"{name}-std"],
+            f"the Inception Score over {IS_SPLITS} splits needs at least {IS_SPLITS} generated clips, "
+            f"got {logits.shape[0]} (av-benchmark would print NaN)",
+        )
+        return
+    mean, std = inception_score(logits, IS_SPLITS, IS_SEED)
+    results.add(f"{name}-mean", mean)
+    results.add(f"{name}-std", std)
+
+
+def _cosine(results: _Results, name: str, reference: Features, generated: Features) -> None:
+    pairs = pair_by_clean_name(list(reference.values), list(generated.values))
+    if not len(pairs):
+        results.missing([name], "no generated clip pairs with a reference (video or caption)")
+        return
+    similarity = torch.cosine_similarity(
+        _stack(reference.values, pairs.reference), _stack(generated.values, pairs.generated), dim=-1
+    )
+    results.add(name, float(similarity.mean()), pairs)
+
+
+def avbench_results(
+    inputs: AVBenchInputs,
+    nets: dict[str, Any],
+    metrics: Sequence[str],
+    duration: float,
+    device: torch.device,
+    absent: dict[str, str],
+) -> _Results:
+    """Every av-benchmark metric the networks and inputs allow → a :class:`_Results`.
+
+    ``absent`` maps a network name whose weights file is missing to the message naming it; its metrics
+    are listed as not computed. ``metrics`` selects among ``fd kl is ib-score desync clap``.
+    """
+    results = _Results()
+    extract = _Extractor(inputs, nets, duration, device)
+    wanted = set(metrics)
+    for network, message in absent.items():
+        names = [m for m in PUBLISHED[network].results if _metric_key(m) in wanted]
+        if names:
+            results.missing(names, message)
+
+    if "fd" in wanted and "vggish" in nets:
+        gen, ref = extract.get("vggish", "generated"), extract.get("vggish", "reference")
+        _frechet(
+            results, "FD-VGG", torch.cat(list(gen.values.values())), torch.cat(list(ref.values.values()))
+        )
+    if "panns" in nets:
+        gen, ref = extract.get("panns", "generated"), extract.get("panns", "reference")
+        if "fd" in wanted:
+            _frechet(
+                results, "FD-PANN", _stack(gen.values, list(gen.values)), _stack(ref.values, list(ref.values))
+            )
+    if "passt" in nets:
+        gen, ref = extract.get("passt", "generated"), extract.get("passt", "reference")
+        pairs = pair_by_clean_name(list(ref.values), list(gen.values))
+        if "fd" in wanted:
+            if len(pairs) >= 2:
+                results.add(
+                    "FD-PASST",
+                    _fd_value(_stack(gen.values, pairs.generated), _stack(ref.values, pairs.reference)),
+                    pairs,
+                )
+            else:
+                results.missing(["FD-PASST"], "fewer than 2 generated clips pair with a reference clip")
+    if "kl" in wanted and "panns" in nets:
+        gen, ref = extract.get("panns", "generated"), extract.get("panns", "reference")
+        pairs = pair_exact(list(ref.logits), list(gen.logits))
+        if len(pairs):
+            results.add(
+                "KL-PANNS-softmax",
+                _kl(_stack(gen.logits, pairs.generated), _stack(ref.logits, pairs.reference)),
+                pairs,
+            )
+        else:
+            results.missing(["KL-PANNS-softmax"], "no generated file has the stem of a reference file")
+    if "kl" in wanted and "passt" in nets:
+        gen, ref = extract.get("passt", "generated"), extract.get("passt", "reference")
+        pairs = pair_by_clean_name(list(ref.logits), list(gen.logits))
+        if len(pairs):
+            results.add(
+                "KL-PASST-softmax",
+                _kl(_stack(gen.logits, pairs.generated), _stack(ref.logits, pairs.reference)),
+                pairs,
+            )
+        else:
+            results.missing(["KL-PASST-softmax"], "no generated clip pairs with a reference clip")
+    if "is" in wanted and "panns" in nets:
+        gen = extract.get("panns", "generated")
+        _inception(results, "ISC-PANNS", _stack(gen.logits, list(gen.logits)))
+    if "is" in wanted and "passt" in nets:
+        gen, ref = extract.get("passt", "generated"), extract.get("passt", "reference")
+        pairs = pair_by_clean_name(list(ref.logits), list(gen.logits))
+        _inception(
+            results, "ISC-PASST", _stack(gen.logits, pairs.generated) if len(pairs) else torch.zeros(0, 527)
+        )
+    if "ib-score" in wanted and "imagebind" in nets and inputs.videos:
+        _cosine(
+            results,
+            "IB-Score",
+            extract.get("imagebind_video", "reference"),
+            extract.get("imagebind", "generated"),
+        )
+    if "desync" in wanted and "synchformer" in nets and inputs.videos:
+        _desync(
+            results,
+            nets["synchformer"],
+            extract.get("synchformer_video", "reference"),
+            extract.get("synchformer", "generated"),
+        )
+    if "clap" in wanted and "laion-clap" in nets and inputs.captions:
+        text = Features(
+            values={k: nets["laion-clap-text"].embed([c]).values[0].cpu() for k, c in inputs.captions.items()}
+        )
+        _cosine(results, "LAION-CLAP-Score", text, extract.get("laion_clap", "generated"))
+    if "fd" in wanted:
+        for name in sorted(n for n in nets if n.startswith("plugin:")):
+            gen = extract._plugin(name, "generated")
+            ref = extract._plugin(name, "reference")
+            label = (
+                nets[name].result_label
+                if hasattr(nets[name], "result_label")
+                else name.removeprefix("plugin:")
+            )
+            _frechet(
+                results,
+                f"FD-{label}",
+                _stack(gen.values, list(gen.values)),
+                _stack(ref.values, list(ref.values)),
+            )
+    return results
+
+
+def _fd_value(generated: Tensor, reference: Tensor) -> float:
+    from foleyzoo.metrics.frechet import avbench_frechet_distance
+
+    return avbench_frechet_distance(_numpy(generated), _numpy(reference))
+
+
+def _desync(results: _Results, net: Any, video: Features, audio: Features) -> None:
+    """Mean |offset| over the first and the last 14 segments of every pair (av-benchmark's DeSync)."""
+    pairs = pair_by_clean_name(list(video.values), list(audio.values))
+    if not len(pairs):
+        results.missing(["DeSync"], "no generated clip of the full length pairs with a readable video")
+        return
+    offsets = []
+    for gen_key, ref_key in zip(pairs.generated, pairs.reference, strict=True):
+        v, a = video.values[ref_key][None], audio.values[gen_key][None]
+        for part in (slice(None, DESYNC_SEGMENTS), slice(-DESYNC_SEGMENTS, None)):
+            offsets.append(abs(float(net.offsets(v[:, part], a[:, part])[0])))
+    results.add("DeSync", sum(offsets) / len(offsets), pairs)
+
+
+def _metric_key(result: str) -> str:
+    """The ``--metrics`` name a result belongs to: FD-* → fd, KL-* → kl, ISC-* → is, …"""
+    prefix = result.split("-")[0]
+    return {"FD": "fd", "KL": "kl", "ISC": "is", "IB": "ib-score", "DeSync": "desync", "LAION": "clap"}[
+        prefix
+    ]
