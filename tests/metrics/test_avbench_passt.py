@@ -19,7 +19,14 @@ from safetensors import safe_open
 
 from foleyzoo.api import Waveform
 from foleyzoo.data.audio import resample
-from foleyzoo.embedders.passt import PaSST, PaSSTMel, PaSSTNetwork, kaldi_mel_banks, passt_random_state
+from foleyzoo.embedders.passt import (
+    PaSST,
+    PaSSTMel,
+    PaSSTNetwork,
+    kaldi_mel_banks,
+    passt_random_state,
+    passt_window,
+)
 from foleyzoo.embedders.passt.parity import ClipSpec, load_like_avbench, write_clips
 from foleyzoo.errors import ConfigError
 
@@ -96,13 +103,12 @@ def test_front_end_gives_1000_frames_of_128_bands() -> None:
     assert torch.allclose(mel, torch.full_like(mel, (torch.log(torch.tensor(1e-5)).item() + 4.5) / 5))
 
 
-@pytest.mark.slow
-def test_embed_resamples_and_mixes_other_inputs(tmp_path: Path) -> None:
-    """A stereo 16 kHz input is mixed to mono and resampled to 32 kHz rather than refused."""
-    weights = tmp_path / PaSST.weights_file
-    torch.save(passt_random_state(3), weights)
-    embedder = PaSST(str(weights))
-    assert not embedder.training and not any(p.requires_grad for p in embedder.parameters())
-    stereo = Waveform(0.1 * torch.randn(1, 2, 1600), 16000)
-    mono32k = Waveform(resample(stereo.samples.mean(dim=1, keepdim=True), 16000, 32000), 32000)
-    assert torch.allclose(embedder.embed(stereo).values, embedder.embed(mono32k).values, atol=1e-5)
+def test_embed_mixes_resamples_and_pads_other_inputs() -> None:
+    """A stereo 16 kHz input is mixed to mono and resampled to 32 kHz rather than refused, then padded to 10 s."""
+    stereo = Waveform(0.1 * torch.randn(2, 2, 1600, generator=torch.Generator().manual_seed(0)), 16000)
+    window = passt_window(stereo)
+    expected = resample(stereo.samples.mean(dim=1), 16000, 32000)
+    assert window.shape == (2, 320000) and window.dtype == torch.float32
+    assert torch.allclose(window[:, :3200], expected, atol=1e-6) and not window[:, 3200:].any()
+    long = Waveform(torch.ones(1, 1, 400000), 32000)
+    assert passt_window(long).shape == (1, 320000)

@@ -9,6 +9,15 @@ from foleyzoo.embedders.passt.network import (
     PaSSTNetwork,
     kaldi_mel_banks,
     passt_random_state,
+    passt_window,
 )
 
-__all__ = ["MANIFEST_PATH", "PaSST", "PaSSTMel", "PaSSTNetwork", "kaldi_mel_banks", "passt_random_state"]
+__all__ = [
+    "MANIFEST_PATH",
+    "PaSST",
+    "PaSSTMel",
+    "PaSSTNetwork",
+    "kaldi_mel_banks",
+    "passt_random_state",
+    "passt_window",
+]

@@ -32,6 +32,7 @@ __all__ = [
     "PaSSTNetwork",
     "kaldi_mel_banks",
     "passt_random_state",
+    "passt_window",
 ]
 
 MANIFEST_PATH = Path(__file__).parents[1] / "manifests" / "passt.json"
@@ -200,6 +201,12 @@ class PaSSTNetwork(nn.Module):
         return embedding, self.head(embedding)
 
 
+def passt_window(inputs: Waveform) -> Tensor:
+    """(B, C, N) audio at any rate → (B, 320000) float32: mono, 32 kHz, cut or zero-padded to the 10 s window."""
+    audio = resample(to_mono(inputs.samples.float())[:, 0], inputs.sample_rate, SAMPLE_RATE)
+    return fit_length(audio, WINDOW_SAMPLES)
+
+
 @cache
 def _manifest() -> dict[str, object]:
     return json.loads(MANIFEST_PATH.read_text())
@@ -263,9 +270,7 @@ class PaSST(Embedder):
         if not isinstance(inputs, Waveform):
             raise TypeError(f"PaSST embeds a Waveform, got {type(inputs).__name__}")
         weight = self.model.head_dist.weight
-        audio = to_mono(inputs.samples.float())[:, 0]
-        audio = resample(audio, inputs.sample_rate, SAMPLE_RATE)
-        audio = fit_length(audio, WINDOW_SAMPLES).to(device=weight.device, dtype=torch.float32)
+        audio = passt_window(inputs).to(device=weight.device)
         spectrogram = self.mel(audio)[:, None]
         embedding, logits = self.model(spectrogram.to(weight.dtype))
         return Embedding(values=embedding.float(), logits=logits.float())
