@@ -286,14 +286,17 @@ def avbench_results(
     duration: float,
     device: torch.device,
     absent: dict[str, str],
+    tables: dict[tuple[str, str], Features] | None = None,
 ) -> _Results:
     """Every av-benchmark metric the networks and inputs allow → a :class:`_Results`.
 
     ``absent`` maps a network name whose weights file is missing to the message naming it; its metrics
-    are listed as not computed. ``metrics`` selects among ``fd kl is ib-score desync clap``.
+    are listed as not computed. ``metrics`` selects among ``fd kl is ib-score desync clap``. ``tables``
+    gives feature tables already computed, {(network, side): Features} (a test feeds recorded ones).
     """
     results = _Results()
     extract = _Extractor(inputs, nets, duration, device)
+    extract.kept.update(tables or {})
     wanted = set(metrics)
     for network, message in absent.items():
         names = [m for m in PUBLISHED[network].results if _metric_key(m) in wanted]

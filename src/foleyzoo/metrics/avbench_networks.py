@@ -60,6 +60,7 @@ PUBLISHED: dict[str, PublishedNetwork] = {
             "PaSST (Koutini et al.), Apache-2.0",
             ("FD-PASST", "KL-PASST-softmax", "ISC-PASST-mean", "ISC-PASST-std"),
             "PaSST (passt_s_swa_p16_128_ap476)",
+            "302903fa8c4aee817b11dc982da0b29aaf8d11a3e722420476d0a12c9db70c2c",
         ),
         PublishedNetwork(
             "imagebind",
@@ -141,6 +142,13 @@ def _vggish(path: Path, device: torch.device) -> dict[str, Any]:
     from foleyzoo.embedders.vggish import VGGish
 
     return {"vggish": VGGish(str(path), final_relu=False)}
+
+
+@_loader("passt")
+def _passt(path: Path, device: torch.device) -> dict[str, Any]:
+    from foleyzoo.embedders.passt import PaSST
+
+    return {"passt": PaSST(str(path))}
 
 
 def load_avbench_networks(present: dict[str, Path], device: torch.device) -> dict[str, Any]:

@@ -1,0 +1,122 @@
+"""``foleyzoo eval --protocol av-benchmark``: file rules, missing weights listed, wrong files refused."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from foleyzoo.cli.eval_cmd import main as eval_main
+from foleyzoo.metrics.avbench_files import clean_sample_name, list_media, pair_by_clean_name, pair_exact
+from foleyzoo.metrics.avbench_parity import ParityClip, write_parity_clips
+from foleyzoo.metrics.frechet import avbench_frechet_distance, frechet_distance, gaussian_statistics
+
+
+@pytest.mark.parametrize(
+    ("stem", "cleaned"),
+    [
+        ("000000014_zxpo56cpUBU_000007-0", "zxpo56cpUBU_000007"),
+        ("zxpo56cpUBU_000007-0", "zxpo56cpUBU_000007"),
+        ("Y---g-f_I2yQ_000001_0", "---g-f_I2yQ_000001"),
+        ("zxpo56cpUBU_000007", "zxpo56cpUBU_000007"),
+        ("clip_0001", "clip_0001"),
+        ("twenty_characters_ab", "twenty_characters_"),  # the rule goes by length alone, as av-benchmark's
+    ],
+)
+def test_generated_names_are_cleaned_by_av_benchmarks_length_rule(stem, cleaned):
+    assert clean_sample_name(stem) == cleaned
+
+
+def test_pairs_follow_the_generated_order_and_list_what_stays_unpaired():
+    pairs = pair_by_clean_name(["a", "zxpo56cpUBU_000007", "lonely"], ["zxpo56cpUBU_000007-0", "a", "b"])
+    assert pairs.generated == ["zxpo56cpUBU_000007-0", "a"]
+    assert pairs.reference == ["zxpo56cpUBU_000007", "a"]
+    assert pairs.unpaired == ["b", "lonely"]
+    exact = pair_exact(["a", "zxpo56cpUBU_000007"], ["zxpo56cpUBU_000007-0", "a"])
+    assert exact.generated == ["a"]  # KL-PANNs pairs exact stems only
+
+
+def test_a_folder_counts_its_wav_and_flac_files_only_sorted_by_stem(tmp_path):
+    for name in ("b.wav", "a.flac", "c.mp3", "notes.txt"):
+        (tmp_path / name).write_bytes(b"")
+    files, ignored = list_media(tmp_path, (".wav", ".flac"), "audio")
+    assert list(files) == ["a", "b"]
+    assert sorted(p.name for p in ignored) == ["c.mp3", "notes.txt"]
+
+
+def test_av_benchmarks_fd_agrees_with_the_real_route_well_conditioned_or_singular():
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((400, 8)), rng.standard_normal((300, 8)) * 1.5 + 0.3
+    ours = float(
+        frechet_distance(*gaussian_statistics(torch.from_numpy(a)), *gaussian_statistics(torch.from_numpy(b)))
+    )
+    assert avbench_frechet_distance(a, b) == pytest.approx(ours, rel=1e-9)
+    few_a, few_b = rng.standard_normal((5, 64)), rng.standard_normal((5, 64))  # singular covariances
+    singular = float(
+        frechet_distance(
+            *gaussian_statistics(torch.from_numpy(few_a)), *gaussian_statistics(torch.from_numpy(few_b))
+        )
+    )
+    assert avbench_frechet_distance(few_a, few_b) == pytest.approx(singular, rel=1e-6)
+
+
+@pytest.fixture
+def folders(tmp_path):
+    clips = (ParityClip("clip_00", 16000, 1, 1.0), ParityClip("clip_01", 44100, 2, 1.0, dc=0.1))
+    write_parity_clips(tmp_path / "generated", clips, 1)
+    write_parity_clips(tmp_path / "reference", clips, 2)
+    return tmp_path
+
+
+def test_a_missing_weights_file_is_listed_with_where_it_is_published(folders, capsys):
+    out = folders / "r.json"
+    code = eval_main(
+        ["--generated", str(folders / "generated"), "--reference", str(folders / "reference"),
+         "--embedders", f"passt={folders / 'absent.pt'}", "--json", str(out)]
+    )  # fmt: skip
+    assert code == 0
+    record = json.loads(out.read_text())
+    assert record["protocol"] == "av-benchmark"
+    (item,) = record["not_computed"]
+    assert item["metrics"] == ["FD-PASST", "KL-PASST-softmax", "ISC-PASST-mean", "ISC-PASST-std"]
+    assert "absent.pt" in item["reason"] and "github.com/kkoutini/PaSST" in item["reason"]
+    assert "not computed: FD-PASST" in capsys.readouterr().out
+
+
+def test_a_weights_dir_without_the_files_lists_every_metric_it_would_give(folders):
+    (folders / "weights").mkdir()
+    out = folders / "r.json"
+    code = eval_main(
+        ["--generated", str(folders / "generated"), "--reference", str(folders / "reference"),
+         "--weights-dir", str(folders / "weights"), "--metrics", "fd", "kl", "is", "--json", str(out)]
+    )  # fmt: skip
+    assert code == 0
+    missing = {name for item in json.loads(out.read_text())["not_computed"] for name in item["metrics"]}
+    assert missing == {
+        "FD-VGG", "FD-PANN", "KL-PANNS-softmax", "ISC-PANNS-mean", "ISC-PANNS-std",
+        "FD-PASST", "KL-PASST-softmax", "ISC-PASST-mean", "ISC-PASST-std",
+    }  # fmt: skip
+
+
+def test_another_models_file_is_refused_with_one_line_naming_it(folders, capsys):
+    wrong = folders / "Cnn14_16k_mAP=0.438.safetensors"
+    save_file({"encoder.weight": torch.zeros(2, 2)}, str(wrong))
+    code = eval_main(
+        ["--generated", str(folders / "generated"), "--reference", str(folders / "reference"),
+         "--embedders", f"panns={wrong}"]
+    )  # fmt: skip
+    assert code == 2
+    error = capsys.readouterr().err.strip()
+    assert error.count("\n") == 0 and str(wrong) in error
+
+
+def test_av_benchmark_only_networks_need_its_protocol(folders, capsys):
+    code = eval_main(
+        ["--generated", str(folders / "generated"), "--reference", str(folders / "reference"),
+         "--protocol", "foleyzoo", "--embedders", f"passt={folders / 'x.pt'}"]
+    )  # fmt: skip
+    assert code == 2
+    assert "--protocol av-benchmark" in capsys.readouterr().err
