@@ -3,6 +3,7 @@ but aligned copy's) sound, then wrong-clip sound, then noise."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -124,8 +125,38 @@ def clean_mix(clips: list) -> torch.Tensor:
     )
 
 
+def ranked_through_eval(
+    outputs: dict[str, torch.Tensor], clips: list, folder: Path, contrastive: Path, sync: Path
+) -> dict[str, dict[str, float]]:
+    """The same judgement through ``foleyzoo eval`` under its default protocol, av-benchmark's: files
+    written as wav and mp4, read back its way (channel mean, DC removed, torchaudio's resampling, cut)."""
+    from foleyzoo.cli.eval_cmd import main as eval_main
+    from foleyzoo.io.media import write_video, write_wav
+
+    (folder / "videos").mkdir(parents=True)
+    for index, clip in enumerate(clips):
+        write_video(folder / "videos" / f"clip_{index:02d}.mp4", clip.frames, clip.spec.fps)
+    scores: dict[str, dict[str, float]] = {}
+    for name, audio in outputs.items():
+        side = folder / name.replace(" ", "_")
+        side.mkdir()
+        for index in range(audio.shape[0]):
+            write_wav(side / f"clip_{index:02d}.wav", audio[index].numpy(), RATE)
+        out = folder / f"{side.name}.json"
+        code = eval_main(
+            ["--generated", str(side), "--reference", str(folder / "reference"), "--videos", str(folder / "videos"),
+             "--embedders", f"contrastive={contrastive}", f"sync={sync}",
+             "--metrics", "favd", "av-align", "desync", "--duration", "4", "--json", str(out)]
+        )  # fmt: skip
+        assert code == 0
+        record = json.loads(out.read_text())
+        assert record["protocol"] == "av-benchmark"
+        scores[name] = record["results"]
+    return scores
+
+
 @pytest.mark.slow
-def test_trained_judges_rank_reference_model_shuffled_noise(tiny_stages):
+def test_trained_judges_rank_reference_model_shuffled_noise(tiny_stages, tmp_path):
     """Reference > the trained model's output > shuffled (wrong clip) audio > noise, on 32 held-out clips.
 
     One reference for every metric: each clip's soundtrack, its real sound; shuffled audio and noise are
@@ -166,3 +197,18 @@ def test_trained_judges_rank_reference_model_shuffled_noise(tiny_stages):
     assert desync["reference"] <= desync["model"] < 0.25, desync
     assert desync["shuffled"] > 0.4, desync
     assert desync["noise"] > desync["shuffled"] + 0.15, desync
+
+    # the same ranking through `foleyzoo eval` under av-benchmark's protocol (H.264 videos, wav audio)
+    via_eval = ranked_through_eval(
+        {name: outputs[name] for name in ("reference", "model", "shuffled", "noise")},
+        clips,
+        tmp_path,
+        judge,
+        sync,
+    )
+    favd = {name: result["FAVD-AVContrastive"] for name, result in via_eval.items()}
+    alignment = {name: result["AV-Align-AVContrastive"] for name, result in via_eval.items()}
+    desync = {name: result["DeSync-SyncPretraining"] for name, result in via_eval.items()}
+    assert favd["reference"] < 1e-6 < favd["model"] < favd["shuffled"] < favd["noise"], favd
+    assert alignment["reference"] > alignment["model"] > alignment["shuffled"] > alignment["noise"], alignment
+    assert desync["reference"] <= desync["model"] < desync["shuffled"] < desync["noise"], desync
