@@ -48,6 +48,7 @@ MANIFEST = Path(__file__).parent.parent / "manifests" / "laion_clap.json"
 _OPTIONAL_KEYS = ("text_branch.embeddings.position_ids",)  # saved by older transformers; LAION drops it
 _UNUSED_PREFIXES = ("audio_transform.", "text_transform.", "audio_branch.head.", "audio_branch.tscam_conv.")
 _FRONT_END_PREFIXES = ("audio_branch.spectrogram_extractor.", "audio_branch.logmel_extractor.")
+_PROJECTION_LAYERS = {"0": "linear1", "2": "linear2"}  # LAION's Sequential(Linear, ReLU, Linear) indices
 _WINDOW, _SHIFT, _GRID = 8, 4, 64  # Swin window, shift of every second block, patch grid of stage 0
 _DEPTHS = (2, 2, 12, 2)
 
@@ -114,7 +115,8 @@ def laion_to_transformers(state: Mapping[str, Tensor]) -> tuple[dict[str, Tensor
         elif key.startswith(_UNUSED_PREFIXES) or key.endswith("attn_mask") or key in _OPTIONAL_KEYS:
             continue
         elif key.startswith("audio_branch."):
-            name = key.removeprefix("audio_branch.").replace("bn0.", "batch_norm.")
+            name = key.removeprefix("audio_branch.")
+            name = "batch_norm." + name.removeprefix("bn0.") if name.startswith("bn0.") else name
             parts = name.split(".")
             if parts[0] == "layers" and parts[2] == "blocks":
                 head, rest = ".".join(parts[:4]), ".".join(parts[4:])
@@ -128,7 +130,7 @@ def laion_to_transformers(state: Mapping[str, Tensor]) -> tuple[dict[str, Tensor
             clap["text_model." + key.removeprefix("text_branch.")] = value
         elif key.startswith(("audio_projection.", "text_projection.")):
             tower, index, leaf = key.split(".")
-            clap[f"{tower}.{ {'0': 'linear1', '2': 'linear2'}[index] }.{leaf}"] = value
+            clap[f"{tower}.{_PROJECTION_LAYERS[index]}.{leaf}"] = value
         else:
             clap[key] = value  # logit_scale_a, logit_scale_t
     positions = torch.arange(htsat_base_config().text_config.max_position_embeddings)[None]
@@ -310,6 +312,8 @@ def _audio_48k(inputs: Waveform) -> Tensor:
 
 
 class _LaionEmbedder(Embedder):
+    """What both LAION-CLAP embedders share: the published file's identity, loading, eval mode always."""
+
     sample_rate = SAMPLE_RATE
     weights_file = WEIGHTS_FILE
     weights_url = WEIGHTS_URL
