@@ -114,7 +114,7 @@ def clip_frames(clip: VideoClip, seed: int = INPUTS_SEED) -> Tensor:
 
 def fingerprint(state: Mapping[str, Tensor]) -> float:
     """Sum of |w| over every tensor in key order: says whether regenerated weights are the recorded ones."""
-    return float(sum(state[key].double().abs().sum() for key in sorted(state)))
+    return float(sum(float(state[key].abs().sum(dtype=torch.float64)) for key in sorted(state)))
 
 
 def specs_json() -> dict[str, list[dict[str, object]]]:
