@@ -15,12 +15,15 @@ calls them.
     python scripts/compare_avbench.py compare   # foleyzoo eval --protocol av-benchmark vs av-benchmark
 
 ``compare`` runs ``foleyzoo eval --protocol av-benchmark`` in this interpreter on the same files and
-prints each metric's relative difference.
+prints each metric's relative difference; where ``hear21passt`` (av-benchmark's fork,
+hkchengrex/passt_hear21) is importable, PaSST's metrics too (``get_basic_model(mode="all")`` with its
+download replaced by the seeded file).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import sys
@@ -48,13 +51,70 @@ def fingerprint(state: dict[str, torch.Tensor]) -> float:
     return float(sum(state[key].double().abs().sum() for key in sorted(state)))
 
 
-def write_weights(folder: Path) -> dict[str, Path]:
-    """The seeded weights in the published containers: PANNs ``{"model": ...}`` .pth, VGGish a plain state dict."""
+def write_weights(folder: Path, with_passt: bool = False) -> dict[str, Path]:
+    """The seeded weights in the published containers: PANNs ``{"model": ...}`` .pth, VGGish and PaSST plain
+    state dicts."""
     folder.mkdir(parents=True, exist_ok=True)
     panns, vggish = folder / "Cnn14_16k_mAP=0.438.pth", folder / "vggish-10086976.pth"
     torch.save({"model": panns_state(WEIGHTS_SEED)}, panns)
     torch.save(vggish_state(WEIGHTS_SEED), vggish)
-    return {"panns": panns, "vggish": vggish}
+    files = {"panns": panns, "vggish": vggish}
+    if with_passt:
+        from foleyzoo.embedders.passt import PaSST
+        from foleyzoo.embedders.passt.network import passt_random_state
+
+        files["passt"] = folder / PaSST.weights_file
+        torch.save(passt_random_state(WEIGHTS_SEED), files["passt"])
+    return files
+
+
+def avbench_passt_tables(root: Path, weights: Path) -> dict[str, Any]:
+    """av-benchmark's PaSST features and logits of both folders: its AudioDataset at 32 kHz, the 320000-sample
+    window and ``get_basic_model(mode="all")`` (its download replaced by the seeded file)."""
+    import hear21passt.models.helpers.vit_helpers as helpers
+    from av_bench.data.audio_dataset import AudioDataset
+    from hear21passt.base import get_basic_model
+
+    helpers.download_cached_file = lambda url, **_: str(weights)
+    model = get_basic_model(mode="all").eval()
+    tables: dict[str, Any] = {}
+    for side in ("reference", "generated"):
+        files = sorted((root / side).glob("*.wav"), key=lambda p: p.stem)
+        dataset = AudioDataset(files, audio_length=8.0, sr=32000)
+        features, logits = {}, {}
+        with torch.inference_mode():
+            for index in range(len(dataset)):
+                wav, stem = dataset[index]
+                wav = wav.float()
+                wav = (
+                    wav[..., :320000]
+                    if wav.shape[-1] >= 320000
+                    else torch.nn.functional.pad(wav, (0, 320000 - wav.shape[-1]))
+                )
+                output = model(wav)
+                logits[stem], features[stem] = output[0, :527], output[0, 527:]
+        tables[side] = {"features": features, "logits": logits}
+    return tables
+
+
+def avbench_passt_metrics(tables: dict[str, Any]) -> dict[str, float]:
+    """The PaSST lines of av-benchmark's ``evaluate`` (paired mode), its functions."""
+    from av_bench.metrics import compute_fd, compute_isc, compute_kl
+    from av_bench.utils import unroll_paired_dict
+
+    gt_features, pred_features, _ = unroll_paired_dict(
+        tables["reference"]["features"], tables["generated"]["features"]
+    )
+    gt_logits, pred_logits, _ = unroll_paired_dict(
+        tables["reference"]["logits"], tables["generated"]["logits"]
+    )
+    isc = compute_isc(pred_logits, feat_layer_name=None, splits=10, samples_shuffle=True, rng_seed=2020)
+    return {
+        "FD-PASST": float(compute_fd(pred_features.numpy(), gt_features.numpy())),
+        "KL-PASST-softmax": float(compute_kl([pred_logits], gt_logits)["kl_softmax"]),
+        "ISC-PASST-mean": float(isc["inception_score_mean"]),
+        "ISC-PASST-std": float(isc["inception_score_std"]),
+    }
 
 
 def avbench_tables(root: Path, weights: dict[str, Path]) -> dict[str, Any]:
@@ -152,8 +212,13 @@ def compare(root: Path) -> None:
 
     write_parity_clips(root / "reference", REFERENCE_CLIPS, CLIPS_SEED)
     write_parity_clips(root / "generated", GENERATED_CLIPS, CLIPS_SEED + 1)
-    weights = write_weights(root / "weights")
+    with_passt = importlib.util.find_spec("hear21passt") is not None
+    weights = write_weights(root / "weights", with_passt)
     theirs = avbench_metrics(avbench_tables(root, weights))
+    if with_passt:
+        theirs.update(avbench_passt_metrics(avbench_passt_tables(root, weights["passt"])))
+    else:
+        print("hear21passt is not importable here: PaSST's metrics are not compared")
     out = root / "ours.json"
     code = eval_main(
         ["--generated", str(root / "generated"), "--reference", str(root / "reference"),

@@ -53,6 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
         "foleyzoo: paired clips only, cut or zero-padded (SynthFoley's own evaluation)",
     )
     parser.add_argument(
+        "--clap-tokenizer",
+        type=Path,
+        help="a folder with roberta-base's vocab.json and merges.txt, for LAION-CLAP's captions "
+        "(default: <weights-dir>/roberta-base, or beside the LAION-CLAP file)",
+    )
+    parser.add_argument(
         "--weights-dir",
         type=Path,
         help="a folder holding av-benchmark's published weight files under their own names "
@@ -200,7 +206,7 @@ def run_published(args, requested, published, captions, device, digests):
                 digests[str(args.weights_dir / net.file)] = sha256_of(args.weights_dir / net.file)
     return run_avbench(
         args.generated, args.reference, args.videos, captions, metrics, published,
-        args.weights_dir, args.duration, device, digests,
+        args.weights_dir, args.duration, device, digests, args.clap_tokenizer,
     )  # fmt: skip
 
 

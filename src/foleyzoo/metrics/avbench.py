@@ -182,22 +182,24 @@ class _Extractor:
         net = self.nets["imagebind-video"]
         out = Features()
         for stem, path in self.inputs.videos.items():
-            frames = net.read_frames(path, self.duration)
+            frames = read_avbench_frames(path, IMAGEBIND_FPS, self.duration)
             if frames is None:
                 out.skipped.append(stem)
             else:
-                out.values[stem] = net.embed_frames(frames.to(self.device)).cpu()
+                out.values[stem] = net.embed_frames(frames).cpu()
         return out
 
     def _synchformer_video(self, side: str) -> Features:
         net = self.nets["synchformer"]
         out = Features()
         for stem, path in self.inputs.videos.items():
-            frames = net.read_frames(path, self.duration)
+            frames = read_avbench_frames(path, SYNC_FPS, self.duration, square=SYNC_SIZE)
             if frames is None:
                 out.skipped.append(stem)
             else:
-                out.values[stem] = net.video_features(frames[None].to(self.device))[0].cpu()
+                out.values[stem] = net.video_features(net.normalize_frames(frames)[None].to(self.device))[
+                    0
+                ].cpu()
         return out
 
     def _plugin(self, name: str, side: str) -> Features:
@@ -207,6 +209,33 @@ class _Extractor:
             self._mono(net.sample_rate),
             lambda x: (net.embed(_as_waveform(x, net.sample_rate)).values[0].cpu(), None),
         )
+
+
+IMAGEBIND_FPS, SYNC_FPS, SYNC_SIZE = 0.5, 25.0, 224
+"""av-benchmark decodes videos twice: at 0.5 fps for ImageBind, at 25 fps for Synchformer (224 px squares)."""
+
+
+def read_avbench_frames(path: Path, fps: float, duration: float, square: int | None = None) -> Tensor | None:
+    """The first ``int(fps · duration)`` frames at ``fps``, uint8 (T, H, W, 3), or None when the video has fewer.
+
+    av-benchmark decodes with FFmpeg's ``fps`` filter (torio's ``StreamingMediaDecoder``), which shows at
+    each instant the first frame at or after it: foleyzoo's reader with ``pick="next"``. ``square``
+    resizes the shorter side to that many pixels (bicubic, antialiased, on the 8-bit frame, as
+    torchvision resizes a uint8 tensor) and centre-crops (Synchformer's transform); without it frames
+    keep their size (ImageBind resizes them itself).
+    """
+    from foleyzoo.io.media import read_video_frames
+
+    if square is None:
+        frames, _ = read_video_frames(path, fps, pick="next")
+    else:
+        frames, _ = read_video_frames(
+            path, fps, size=(square, square), pick="next", resize="bicubic", fit="crop"
+        )
+    count = int(fps * duration)
+    if frames.shape[0] < count:
+        return None
+    return (frames[:count] * 255).round().to(torch.uint8).permute(0, 2, 3, 1).contiguous()
 
 
 def _stack(features: dict[str, Tensor], keys: Sequence[str]) -> Tensor:

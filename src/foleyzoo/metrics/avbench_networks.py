@@ -17,7 +17,14 @@ import torch
 
 from foleyzoo.errors import ConfigError
 
-__all__ = ["PUBLISHED", "PublishedNetwork", "absent_message", "find_weights", "load_avbench_networks"]
+__all__ = [
+    "PUBLISHED",
+    "PublishedNetwork",
+    "absent_message",
+    "find_clap_tokenizer",
+    "find_weights",
+    "load_avbench_networks",
+]
 
 
 @dataclass(frozen=True)
@@ -85,6 +92,7 @@ PUBLISHED: dict[str, PublishedNetwork] = {
             "LAION-CLAP (Wu et al.), code CC0 1.0; weights as published on Hugging Face",
             ("LAION-CLAP-Score",),
             "LAION-CLAP (HTSAT-base, music_speech_audioset)",
+            "51c68f12f9d7ea25fdaaccf741ec7f81e93ee594455410f3bca4f47f88d8e006",
         ),
     )
 }
@@ -119,11 +127,12 @@ def find_weights(
     return present, absent
 
 
-_LOADERS: dict[str, Callable[[Path, torch.device], dict[str, Any]]] = {}
+Loader = Callable[[Path, dict[str, Any]], dict[str, Any]]
+_LOADERS: dict[str, Loader] = {}
 
 
-def _loader(name: str) -> Callable[[Callable[[Path, torch.device], dict[str, Any]]], Any]:
-    def register(function: Callable[[Path, torch.device], dict[str, Any]]) -> Any:
+def _loader(name: str) -> Callable[[Loader], Loader]:
+    def register(function: Loader) -> Loader:
         _LOADERS[name] = function
         return function
 
@@ -131,31 +140,73 @@ def _loader(name: str) -> Callable[[Callable[[Path, torch.device], dict[str, Any
 
 
 @_loader("panns")
-def _panns(path: Path, device: torch.device) -> dict[str, Any]:
+def _panns(path: Path, options: dict[str, Any]) -> dict[str, Any]:
     from foleyzoo.embedders.panns import PANNsCNN14
 
     return {"panns": PANNsCNN14(str(path))}
 
 
 @_loader("vggish")
-def _vggish(path: Path, device: torch.device) -> dict[str, Any]:
+def _vggish(path: Path, options: dict[str, Any]) -> dict[str, Any]:
     from foleyzoo.embedders.vggish import VGGish
 
     return {"vggish": VGGish(str(path), final_relu=False)}
 
 
 @_loader("passt")
-def _passt(path: Path, device: torch.device) -> dict[str, Any]:
+def _passt(path: Path, options: dict[str, Any]) -> dict[str, Any]:
     from foleyzoo.embedders.passt import PaSST
 
     return {"passt": PaSST(str(path))}
 
 
-def load_avbench_networks(present: dict[str, Path], device: torch.device) -> dict[str, Any]:
-    """Each present network built from its file (strictly: another model's file is a ConfigError) on ``device``."""
+@_loader("imagebind")
+def _imagebind(path: Path, options: dict[str, Any]) -> dict[str, Any]:
+    from foleyzoo.embedders.imagebind import ImageBindAudio, ImageBindVideo
+
+    return {"imagebind": ImageBindAudio(str(path)), "imagebind-video": ImageBindVideo(str(path))}
+
+
+@_loader("laion-clap")
+def _laion_clap(path: Path, options: dict[str, Any]) -> dict[str, Any]:
+    from foleyzoo.embedders.laion_clap import LaionCLAPAudio, LaionCLAPText
+
+    audio = LaionCLAPAudio(str(path))
+    tokenizer = options.get("clap_tokenizer")
+    return {"laion-clap": audio, "laion-clap-text": LaionCLAPText(str(path), tokenizer, model=audio.model)}
+
+
+TOKENIZER_URL = "https://huggingface.co/FacebookAI/roberta-base (vocab.json and merges.txt)"
+
+
+def find_clap_tokenizer(given: Path | None, weights_dir: Path | None, clap_file: Path | None) -> Path | None:
+    """The folder with roberta-base's ``vocab.json`` and ``merges.txt`` LAION-CLAP's captions need: given,
+    or ``roberta-base/`` in the weights folder, or beside the LAION-CLAP file; None when there is none."""
+    candidates = [given] if given is not None else []
+    if weights_dir is not None:
+        candidates.append(weights_dir / "roberta-base")
+    if clap_file is not None:
+        candidates += [clap_file.parent / "roberta-base", clap_file.parent]
+    for folder in candidates:
+        if (folder / "vocab.json").is_file() and (folder / "merges.txt").is_file():
+            return folder
+    if given is not None:
+        raise ConfigError(
+            f"{given}: no vocab.json and merges.txt here (roberta-base's, from {TOKENIZER_URL})"
+        )
+    return None
+
+
+def load_avbench_networks(
+    present: dict[str, Path], device: torch.device, options: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Each present network built from its file (strictly: another model's file is a ConfigError) on ``device``.
+
+    ``options``: ``clap_tokenizer``, the roberta-base tokenizer folder LAION-CLAP's captions need.
+    """
     nets: dict[str, Any] = {}
     for name, path in present.items():
         if name not in _LOADERS:
             raise ConfigError(f"{path}: foleyzoo cannot load {PUBLISHED[name].what} yet")
-        nets.update(_LOADERS[name](path, device))
+        nets.update(_LOADERS[name](path, options or {}))
     return {name: net.to(device) for name, net in nets.items()}

@@ -9,7 +9,13 @@ from typing import Any
 
 import torch
 
-from foleyzoo.metrics.avbench_networks import PUBLISHED, find_weights, load_avbench_networks
+from foleyzoo.metrics.avbench_networks import (
+    PUBLISHED,
+    TOKENIZER_URL,
+    find_clap_tokenizer,
+    find_weights,
+    load_avbench_networks,
+)
 
 __all__ = ["AVBENCH_METRICS", "AVBenchRun", "networks_for", "run_avbench"]
 
@@ -64,6 +70,7 @@ def run_avbench(
     duration: float,
     device: torch.device,
     digests: dict[str, str],
+    clap_tokenizer: Path | None = None,
 ) -> AVBenchRun:
     """av-benchmark's metrics for the networks given by ``paths`` or found in ``weights_dir``.
 
@@ -78,7 +85,14 @@ def run_avbench(
     if not present and not absent:
         return run
     inputs = gather_avbench_inputs(generated, reference, videos, captions)
-    nets = load_avbench_networks(present, device)
+    tokenizer = find_clap_tokenizer(clap_tokenizer, weights_dir, present.get("laion-clap"))
+    if "laion-clap" in present and tokenizer is None and "clap" in metrics:
+        absent["laion-clap"] = (
+            "LAION-CLAP's captions need roberta-base's tokenizer files: give --clap-tokenizer DIR with "
+            f"vocab.json and merges.txt ({TOKENIZER_URL}), or put them in <weights-dir>/roberta-base"
+        )
+        present = {name: path for name, path in present.items() if name != "laion-clap"}
+    nets = load_avbench_networks(present, device, {"clap_tokenizer": tokenizer})
     outcome = avbench_results(inputs, nets, metrics, duration, device, absent)
     run.results, run.pairs, run.unpaired = outcome.values, outcome.pairs, outcome.unpaired
     run.not_computed = [
