@@ -120,3 +120,95 @@ def test_av_benchmark_only_networks_need_its_protocol(folders, capsys):
     )  # fmt: skip
     assert code == 2
     assert "--protocol av-benchmark" in capsys.readouterr().err
+
+
+class _FakeAudio(torch.nn.Module):
+    """A stand-in network: a 3-d 'embedding' of a clip that a test can recompute by hand."""
+
+    sample_rate = 16000
+
+    def embed(self, inputs):
+        from foleyzoo.api import Embedding
+
+        x = inputs.samples[:, 0]
+        return Embedding(values=torch.stack([x.mean(-1) + 1.0, x.std(-1), x.abs().max(-1).values], dim=-1))
+
+
+class _FakeVideo(torch.nn.Module):
+    def embed_frames(self, frames):
+        f = frames.float() / 255
+        return torch.stack([f.mean() + 1.0, f.std(), f[..., 0].mean()])
+
+
+class _FakeText(torch.nn.Module):
+    def embed(self, captions):
+        from foleyzoo.api import Embedding
+
+        return Embedding(
+            values=torch.tensor([[float(len(c)), 1.0, float(c.count("a")) + 0.5] for c in captions])
+        )
+
+
+def test_ib_score_and_the_clap_score_pair_by_cleaned_names_and_average_cosines(tmp_path, monkeypatch):
+    """The wiring of IB-score and LAION-CLAP-Score (the networks stood in for): which inputs each network
+    gets and how clips pair, against the same cosines computed by hand."""
+    from foleyzoo.io.media import write_video
+    from foleyzoo.metrics import avbench_networks
+    from foleyzoo.metrics.avbench import read_avbench_frames
+    from foleyzoo.metrics.avbench_audio import load_channels, load_mono
+
+    monkeypatch.setitem(
+        avbench_networks._LOADERS,
+        "imagebind",
+        lambda path, options: {"imagebind": _FakeAudio(), "imagebind-video": _FakeVideo()},
+    )
+    clap_audio = _FakeAudio()
+    clap_audio.sample_rate = 48000
+    monkeypatch.setitem(
+        avbench_networks._LOADERS,
+        "laion-clap",
+        lambda path, options: {"laion-clap": clap_audio, "laion-clap-text": _FakeText()},
+    )
+    clips = (ParityClip("zxpo56cpUBU_000007-0", 44100, 2, 1.0, dc=0.1), ParityClip("clip_b", 16000, 1, 1.0))
+    write_parity_clips(tmp_path / "generated", clips, 3)
+    rng = np.random.default_rng(0)
+    (tmp_path / "videos").mkdir()
+    for stem in ("zxpo56cpUBU_000007", "clip_b", "clip_c"):
+        seconds = 1.0 if stem == "clip_c" else 4.0  # clip_c is too short for 4 s at 0.5 fps
+        frames = rng.integers(0, 255, (round(seconds * 8), 48, 64, 3), dtype=np.uint8)
+        write_video(tmp_path / "videos" / f"{stem}.mp4", frames, 8)
+    (tmp_path / "captions.csv").write_text("name,caption\nzxpo56cpUBU_000007,a dog barks\nclip_b,rain\n")
+    for name in ("imagebind.pth", "laion.pt", "vocab.json", "merges.txt"):
+        (tmp_path / name).write_bytes(b"")
+    out = tmp_path / "r.json"
+    code = eval_main(
+        ["--generated", str(tmp_path / "generated"), "--videos", str(tmp_path / "videos"),
+         "--captions", str(tmp_path / "captions.csv"), "--duration", "4",
+         "--embedders", f"imagebind={tmp_path / 'imagebind.pth'}", f"laion-clap={tmp_path / 'laion.pt'}",
+         "--clap-tokenizer", str(tmp_path), "--metrics", "ib-score", "clap", "--json", str(out)]
+    )  # fmt: skip
+    assert code == 0
+    results = json.loads(out.read_text())["results"]
+
+    def cosine(a, b):
+        return float(torch.cosine_similarity(a, b, dim=-1))
+
+    video = {s: _FakeVideo().embed_frames(read_avbench_frames(tmp_path / "videos" / f"{s}.mp4", 0.5, 4.0)) for s in ("zxpo56cpUBU_000007", "clip_b")}  # fmt: skip
+    assert read_avbench_frames(tmp_path / "videos" / "clip_c.mp4", 0.5, 4.0) is None
+    ib = [
+        cosine(video[ref], _FakeAudio().embed(_wave(load_channels(tmp_path / "generated" / f"{gen}.wav", 16000))).values[0])
+        for gen, ref in (("zxpo56cpUBU_000007-0", "zxpo56cpUBU_000007"), ("clip_b", "clip_b"))
+    ]  # fmt: skip
+    assert results["IB-Score"] == pytest.approx(sum(ib) / 2, rel=1e-6)
+    text = _FakeText().embed(["a dog barks", "rain"]).values
+    clap = [
+        cosine(text[i], clap_audio.embed(_wave(load_mono(tmp_path / "generated" / f"{gen}.wav", 48000, 4.0)[None])).values[0])
+        for i, gen in enumerate(("zxpo56cpUBU_000007-0", "clip_b"))
+    ]  # fmt: skip
+    assert results["LAION-CLAP-Score"] == pytest.approx(sum(clap) / 2, rel=1e-6)
+
+
+def _wave(samples):
+    from foleyzoo.api import Waveform
+
+    return Waveform(samples[None], 16000)  # the stand-ins read the samples, not the rate
