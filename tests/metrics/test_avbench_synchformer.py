@@ -14,9 +14,11 @@ import json
 from pathlib import Path
 
 import pytest
+import soundfile
 import torch
 from safetensors import safe_open
 
+from foleyzoo.api import Waveform
 from foleyzoo.embedders.synchformer import (
     SynchformerDeSync,
     SynchformerNetwork,
@@ -85,6 +87,15 @@ def test_desync_equals_avbench(tmp_path: Path) -> None:
         offsets = model.desync(visual, audio)
         assert torch.equal(offsets, golden[f"{tag}_offsets"])
         assert desync_score(offsets) == pytest.approx(float(meta[f"{tag}_desync"]), rel=1e-6)
+    # the Embedder path (its own mono mix, resampling and cut) on the 10 s 48 kHz file
+    samples, rate = soundfile.read(str(paths[3]), dtype="float32", always_2d=True)
+    waveform = Waveform(samples=torch.from_numpy(samples.T)[None], sample_rate=rate)
+    embedded = model.embed(waveform).values.unflatten(1, (24, 6, 768))
+    error = relative(embedded[..., :kept], golden["full_audio_features"])
+    assert error <= TOLERANCE, f"embed(Waveform): relative max-abs error {error:.3e}"
+    short, rate = soundfile.read(str(paths[1]), dtype="float32", always_2d=True)
+    with pytest.raises(ValueError, match="shorter clips out"):
+        model.embed(Waveform(samples=torch.from_numpy(short.T)[None], sample_rate=rate))
     frames = [preprocess_sync_frames(parity_frames(i, int(meta["inputs_seed"]))) for i in (0, 1)]
     for index, clip in enumerate(frames):
         # torch's 8-bit bicubic resize rounds a few ties differently across releases (torch 2.14 vs the
