@@ -315,7 +315,11 @@ def command_manifest(args: argparse.Namespace) -> int:
         "md5": SynchformerDeSync.published_md5,
         "sources": {
             "keys": f"hkchengrex/av-benchmark {args.commit}: av_bench.synchformer.synchformer.Synchformer().state_dict()",
-            "md5": "MMAudio's mmaudio/utils/download_utils.py (no SHA-256 is published)",
+            "md5": "MMAudio's mmaudio/utils/download_utils.py (the GitHub release publishes no SHA-256)",
+            "sha256": (
+                "the Git LFS pointer of ext_weights/synchformer_state_dict.pth in the Hugging Face repository "
+                "hkchengrex/MMAudio (950 MB), taken to be the GitHub release's file (907 MiB)"
+            ),
         },
         "keys": keys,
     }

@@ -79,7 +79,9 @@ class SynchformerDeSync(Embedder):
         "distributed with MMAudio (checkpoints CC-BY-NC 4.0 per its README); Synchformer by Iashin et al., "
         "https://github.com/v-iashin/Synchformer (MIT code)"
     )
-    published_sha256: str | None = None
+    published_sha256: str | None = "8aff082f2df5c3bc52759db0c865c7ee772ae6400b860d1b7e90413f2defb67c"
+    """From the Git LFS pointer of ``ext_weights/synchformer_state_dict.pth`` in the Hugging Face repository
+    hkchengrex/MMAudio (950 MB, the 907 MiB of the GitHub release); the release itself lists only the MD5."""
     published_md5 = "5b2f5594b0730f70e41e549b7c94390c"
 
     def __init__(self, checkpoint: str, duration: float = 8.0, segments_per_batch: int | None = None) -> None:
