@@ -212,3 +212,73 @@ def _wave(samples):
     from foleyzoo.api import Waveform
 
     return Waveform(samples[None], 16000)  # the stand-ins read the samples, not the rate
+
+
+class _FakeSync(torch.nn.Module):
+    """Synchformer's plain-tensor steps stood in for: segment counts as the real one, offsets from means."""
+
+    sample_rate = 16000
+
+    def audio_features(self, wave):
+        segments = (wave.shape[-1] - 10240) // 5120 + 1
+        return torch.stack([wave[:, i * 5120 : i * 5120 + 10240].std(-1) for i in range(segments)], 1)[
+            ..., None, None
+        ]
+
+    def video_features(self, frames):
+        segments = (frames.shape[1] - 16) // 8 + 1
+        return torch.stack([frames[:, i * 8 : i * 8 + 16].mean((1, 2, 3, 4)) for i in range(segments)], 1)[
+            ..., None, None
+        ]
+
+    def desync(self, visual, audio):
+        first = (visual[:, :14].mean() - audio[:, :14].mean()).clamp(-2, 2)
+        last = (visual[:, -14:].mean() + audio[:, -14:].mean()).clamp(-2, 2)
+        return torch.stack([first, last])[None]
+
+
+def test_desync_reads_the_first_and_last_segments_of_full_length_clips_only(tmp_path, monkeypatch):
+    """DeSync's wiring (Synchformer stood in for): 25 fps 224 px frames scaled to [-1, 1], 16 kHz audio without
+    DC removal, clips shorter than the duration left out and listed."""
+    from foleyzoo.io.media import write_video
+    from foleyzoo.metrics import avbench_networks
+    from foleyzoo.metrics.avbench import read_avbench_frames
+    from foleyzoo.metrics.avbench_audio import load_mono
+
+    monkeypatch.setitem(
+        avbench_networks._LOADERS, "synchformer", lambda path, options: {"synchformer": _FakeSync()}
+    )
+    clips = (
+        ParityClip("clip_a", 44100, 2, 6.0, dc=0.2),
+        ParityClip("clip_b", 16000, 1, 5.0),
+        ParityClip("clip_short", 16000, 1, 3.0),
+    )
+    write_parity_clips(tmp_path / "generated", clips, 4)
+    rng = np.random.default_rng(1)
+    (tmp_path / "videos").mkdir()
+    for stem in ("clip_a", "clip_b", "clip_short"):
+        write_video(
+            tmp_path / "videos" / f"{stem}.mp4", rng.integers(0, 255, (150, 36, 48, 3), dtype=np.uint8), 25
+        )
+    (tmp_path / "synchformer_state_dict.pth").write_bytes(b"")
+    out = tmp_path / "r.json"
+    code = eval_main(
+        ["--generated", str(tmp_path / "generated"), "--videos", str(tmp_path / "videos"), "--duration", "4.8",
+         "--embedders", f"synchformer={tmp_path / 'synchformer_state_dict.pth'}", "--metrics", "desync",
+         "--json", str(out)]
+    )  # fmt: skip
+    assert code == 0
+    record = json.loads(out.read_text())
+    fake, offsets = _FakeSync(), []
+    for stem in ("clip_a", "clip_b"):
+        frames = read_avbench_frames(tmp_path / "videos" / f"{stem}.mp4", 25.0, 4.8, square=224)
+        assert frames.shape == (120, 224, 224, 3)
+        visual = fake.video_features(frames.permute(0, 3, 1, 2).float().div(255).sub(0.5).div(0.5)[None])
+        audio = fake.audio_features(
+            load_mono(tmp_path / "generated" / f"{stem}.wav", 16000, 4.8, remove_dc=False)[None]
+        )
+        assert visual.shape[1] == audio.shape[1] == 14
+        offsets += [abs(float(x)) for x in fake.desync(visual, audio)[0]]
+    assert record["results"]["DeSync"] == pytest.approx(sum(offsets) / len(offsets), rel=1e-6)
+    assert record["av_benchmark"]["pairs"]["DeSync"] == 2
+    assert "clip_short (audio shorter than the duration)" in record["av_benchmark"]["unpaired"]["DeSync"]

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -27,8 +28,6 @@ from foleyzoo.metrics.avbench_networks import PUBLISHED
 __all__ = ["AVBenchInputs", "Features", "NotComputed", "avbench_results", "gather_avbench_inputs"]
 
 IS_SPLITS, IS_SEED = 10, 2020
-DESYNC_SEGMENTS = 14
-"""DeSync reads the first and the last 14 Synchformer segments (4.8 s) of each clip."""
 
 
 @dataclass
@@ -197,9 +196,10 @@ class _Extractor:
             if frames is None:
                 out.skipped.append(stem)
             else:
-                out.values[stem] = net.video_features(net.normalize_frames(frames)[None].to(self.device))[
-                    0
-                ].cpu()
+                scaled = (
+                    frames.permute(0, 3, 1, 2).float().div(255).sub(0.5).div(0.5)
+                )  # ToDtype, Normalize(0.5, 0.5)
+                out.values[stem] = net.video_features(scaled[None].to(self.device))[0].cpu()
         return out
 
     def _plugin(self, name: str, side: str) -> Features:
@@ -435,12 +435,15 @@ def _desync(results: _Results, net: Any, video: Features, audio: Features) -> No
     if not len(pairs):
         results.missing(["DeSync"], "no generated clip of the full length pairs with a readable video")
         return
-    offsets = []
+    offsets: list[float] = []
     for gen_key, ref_key in zip(pairs.generated, pairs.reference, strict=True):
-        v, a = video.values[ref_key][None], audio.values[gen_key][None]
-        for part in (slice(None, DESYNC_SEGMENTS), slice(-DESYNC_SEGMENTS, None)):
-            offsets.append(abs(float(net.offsets(v[:, part], a[:, part])[0])))
-    results.add("DeSync", sum(offsets) / len(offsets), pairs)
+        first_and_last = net.desync(video.values[ref_key][None], audio.values[gen_key][None])[0]
+        offsets += [abs(float(offset)) for offset in first_and_last]
+    results.add("DeSync", float(np.mean(offsets)), pairs)
+    skipped = [f"{stem} (audio shorter than the duration)" for stem in audio.skipped]
+    skipped += [f"{stem} (video too short)" for stem in video.skipped]
+    if skipped:
+        results.unpaired.setdefault("DeSync", []).extend(skipped)
 
 
 def _metric_key(result: str) -> str:

@@ -84,6 +84,7 @@ PUBLISHED: dict[str, PublishedNetwork] = {
             "Synchformer (Iashin et al.), code MIT; as distributed with MMAudio (checkpoints CC BY-NC 4.0)",
             ("DeSync",),
             "Synchformer",
+            "8aff082f2df5c3bc52759db0c865c7ee772ae6400b860d1b7e90413f2defb67c",
         ),
         PublishedNetwork(
             "laion-clap",
@@ -165,6 +166,13 @@ def _imagebind(path: Path, options: dict[str, Any]) -> dict[str, Any]:
     from foleyzoo.embedders.imagebind import ImageBindAudio, ImageBindVideo
 
     return {"imagebind": ImageBindAudio(str(path)), "imagebind-video": ImageBindVideo(str(path))}
+
+
+@_loader("synchformer")
+def _synchformer(path: Path, options: dict[str, Any]) -> dict[str, Any]:
+    from foleyzoo.embedders.synchformer import SynchformerDeSync
+
+    return {"synchformer": SynchformerDeSync(str(path))}
 
 
 @_loader("laion-clap")
