@@ -1,9 +1,11 @@
 """``foleyzoo eval``: score generated audio against reference audio (and videos, captions) with foleyzoo.metrics.
 
-Files are paired by stem (:mod:`foleyzoo.metrics.inputs`). Audio is pre-processed as av-benchmark does:
-mono (mean of the channels), resampled to each network's rate, cut or zero-padded to ``--duration``
-seconds. The metrics are :mod:`foleyzoo.metrics.suite`'s adapters. The results print as a markdown
-table; ``--json`` writes them with every setting used, so a number can be traced to its run.
+Under ``--protocol av-benchmark`` (the default) av-benchmark's networks run by its rules
+(:mod:`foleyzoo.metrics.avbench`) and report under its names; foleyzoo's own networks and measures
+(AVContrastive, the sync judge, SynthFoley, CLAP folders, plugins) run over the clips paired by stem
+(:mod:`foleyzoo.metrics.suite`), their audio read av-benchmark's way. ``--protocol foleyzoo`` keeps the
+earlier rules (audio decoded straight to each network's rate, cut or zero-padded). The results print as
+a table naming each result's weights and protocol; ``--json`` writes them with every setting used.
 """
 
 from __future__ import annotations
@@ -13,11 +15,14 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from foleyzoo.cli.output import CommandParser
 from foleyzoo.errors import ConfigError, FoleyzooError
 from foleyzoo.metrics.suite import EMBEDDER_NAMES, METRICS
+
+if TYPE_CHECKING:
+    pass
 
 __all__ = ["build_parser", "main", "run"]
 

@@ -202,14 +202,6 @@ class _Extractor:
                 out.values[stem] = net.video_features(scaled[None].to(self.device))[0].cpu()
         return out
 
-    def _plugin(self, name: str, side: str) -> Features:
-        net = self.nets[name]
-        return _embed_audio_files(
-            self.side(side),
-            self._mono(net.sample_rate),
-            lambda x: (net.embed(_as_waveform(x, net.sample_rate)).values[0].cpu(), None),
-        )
-
 
 IMAGEBIND_FPS, SYNC_FPS, SYNC_SIZE = 0.5, 25.0, 224
 """av-benchmark decodes videos twice: at 0.5 fps for ImageBind, at 25 fps for Synchformer (224 px squares)."""
@@ -239,7 +231,8 @@ def read_avbench_frames(path: Path, fps: float, duration: float, square: int | N
 
 
 def _stack(features: dict[str, Tensor], keys: Sequence[str]) -> Tensor:
-    return torch.stack([features[key] for key in keys])
+    """The rows of ``keys`` stacked in order; an empty (0, 0) tensor for no keys (no pairs)."""
+    return torch.stack([features[key] for key in keys]) if keys else torch.zeros(0, 0)
 
 
 def _numpy(tensor: Tensor) -> Any:
@@ -298,6 +291,7 @@ def _inception(results: _Results, name: str, logits: Tensor) -> None:
 
 
 def _cosine(results: _Results, name: str, reference: Features, generated: Features) -> None:
+    """Mean cosine over the pairs (reference keys: videos or caption names; generated keys cleaned)."""
     pairs = pair_by_clean_name(list(reference.values), list(generated.values))
     if not len(pairs):
         results.missing([name], "no generated clip pairs with a reference (video or caption)")
@@ -306,6 +300,50 @@ def _cosine(results: _Results, name: str, reference: Features, generated: Featur
         _stack(reference.values, pairs.reference), _stack(generated.values, pairs.generated), dim=-1
     )
     results.add(name, float(similarity.mean()), pairs)
+    if reference.skipped:
+        results.unpaired.setdefault(name, []).extend(
+            f"{stem} (video too short)" for stem in reference.skipped
+        )
+
+
+def _all(features: Features, logits: bool = False) -> Tensor:
+    """Every file's row, in the side's sorted order (FD-PANN, ISC-PANNS)."""
+    table = features.logits if logits else features.values
+    return _stack(table, list(table))
+
+
+def _panns_metrics(results: _Results, extract: _Extractor, wanted: set[str]) -> None:
+    gen, ref = extract.get("panns", "generated"), extract.get("panns", "reference")
+    if "fd" in wanted:
+        _frechet(results, "FD-PANN", _all(gen), _all(ref))
+    if "kl" in wanted:
+        pairs = pair_exact(list(ref.logits), list(gen.logits))
+        if len(pairs):
+            kl = _kl(_stack(gen.logits, pairs.generated), _stack(ref.logits, pairs.reference))
+            results.add("KL-PANNS-softmax", kl, pairs)
+        else:
+            results.missing(["KL-PANNS-softmax"], "no generated file has the stem of a reference file")
+    if "is" in wanted:
+        _inception(results, "ISC-PANNS", _all(gen, logits=True))
+
+
+def _passt_metrics(results: _Results, extract: _Extractor, wanted: set[str]) -> None:
+    gen, ref = extract.get("passt", "generated"), extract.get("passt", "reference")
+    pairs = pair_by_clean_name(list(ref.values), list(gen.values))
+    generated, reference = _stack(gen.values, pairs.generated), _stack(ref.values, pairs.reference)
+    if "fd" in wanted:
+        if len(pairs) >= 2:
+            results.add("FD-PASST", _fd_value(generated, reference), pairs)
+        else:
+            results.missing(["FD-PASST"], "fewer than 2 generated clips pair with a reference clip")
+    generated, reference = _stack(gen.logits, pairs.generated), _stack(ref.logits, pairs.reference)
+    if "kl" in wanted:
+        if len(pairs):
+            results.add("KL-PASST-softmax", _kl(generated, reference), pairs)
+        else:
+            results.missing(["KL-PASST-softmax"], "no generated clip pairs with a reference clip")
+    if "is" in wanted:
+        _inception(results, "ISC-PASST", generated)
 
 
 def avbench_results(
@@ -320,8 +358,9 @@ def avbench_results(
     """Every av-benchmark metric the networks and inputs allow → a :class:`_Results`.
 
     ``absent`` maps a network name whose weights file is missing to the message naming it; its metrics
-    are listed as not computed. ``metrics`` selects among ``fd kl is ib-score desync clap``. ``tables``
-    gives feature tables already computed, {(network, side): Features} (a test feeds recorded ones).
+    are listed as not computed, as are those that lack their videos or captions. ``metrics`` selects
+    among ``fd kl is ib-score desync clap``. ``tables`` gives feature tables already computed,
+    {(network, side): Features} (a test feeds recorded ones).
     """
     results = _Results()
     extract = _Extractor(inputs, nets, duration, device)
@@ -331,95 +370,31 @@ def avbench_results(
         names = [m for m in PUBLISHED[network].results if _metric_key(m) in wanted]
         if names:
             results.missing(names, message)
-
     if "fd" in wanted and "vggish" in nets:
         gen, ref = extract.get("vggish", "generated"), extract.get("vggish", "reference")
-        _frechet(
-            results, "FD-VGG", torch.cat(list(gen.values.values())), torch.cat(list(ref.values.values()))
-        )
+        examples = [torch.cat(list(side.values.values())) for side in (gen, ref)]  # every 0.96 s example
+        _frechet(results, "FD-VGG", *examples)
     if "panns" in nets:
-        gen, ref = extract.get("panns", "generated"), extract.get("panns", "reference")
-        if "fd" in wanted:
-            _frechet(
-                results, "FD-PANN", _stack(gen.values, list(gen.values)), _stack(ref.values, list(ref.values))
-            )
+        _panns_metrics(results, extract, wanted)
     if "passt" in nets:
-        gen, ref = extract.get("passt", "generated"), extract.get("passt", "reference")
-        pairs = pair_by_clean_name(list(ref.values), list(gen.values))
-        if "fd" in wanted:
-            if len(pairs) >= 2:
-                results.add(
-                    "FD-PASST",
-                    _fd_value(_stack(gen.values, pairs.generated), _stack(ref.values, pairs.reference)),
-                    pairs,
-                )
-            else:
-                results.missing(["FD-PASST"], "fewer than 2 generated clips pair with a reference clip")
-    if "kl" in wanted and "panns" in nets:
-        gen, ref = extract.get("panns", "generated"), extract.get("panns", "reference")
-        pairs = pair_exact(list(ref.logits), list(gen.logits))
-        if len(pairs):
-            results.add(
-                "KL-PANNS-softmax",
-                _kl(_stack(gen.logits, pairs.generated), _stack(ref.logits, pairs.reference)),
-                pairs,
-            )
-        else:
-            results.missing(["KL-PANNS-softmax"], "no generated file has the stem of a reference file")
-    if "kl" in wanted and "passt" in nets:
-        gen, ref = extract.get("passt", "generated"), extract.get("passt", "reference")
-        pairs = pair_by_clean_name(list(ref.logits), list(gen.logits))
-        if len(pairs):
-            results.add(
-                "KL-PASST-softmax",
-                _kl(_stack(gen.logits, pairs.generated), _stack(ref.logits, pairs.reference)),
-                pairs,
-            )
-        else:
-            results.missing(["KL-PASST-softmax"], "no generated clip pairs with a reference clip")
-    if "is" in wanted and "panns" in nets:
-        gen = extract.get("panns", "generated")
-        _inception(results, "ISC-PANNS", _stack(gen.logits, list(gen.logits)))
-    if "is" in wanted and "passt" in nets:
-        gen, ref = extract.get("passt", "generated"), extract.get("passt", "reference")
-        pairs = pair_by_clean_name(list(ref.logits), list(gen.logits))
-        _inception(
-            results, "ISC-PASST", _stack(gen.logits, pairs.generated) if len(pairs) else torch.zeros(0, 527)
-        )
+        _passt_metrics(results, extract, wanted)
+    for network, metric, name, need in (
+        ("imagebind", "ib-score", "IB-Score", "videos"),
+        ("synchformer", "desync", "DeSync", "videos"),
+        ("laion-clap", "clap", "LAION-CLAP-Score", "captions"),
+    ):
+        if metric in wanted and network in nets and not getattr(inputs, need):
+            results.missing([name], f"needs the input {need} (--{need})")
     if "ib-score" in wanted and "imagebind" in nets and inputs.videos:
-        _cosine(
-            results,
-            "IB-Score",
-            extract.get("imagebind_video", "reference"),
-            extract.get("imagebind", "generated"),
-        )
+        videos, audio = extract.get("imagebind_video", "reference"), extract.get("imagebind", "generated")
+        _cosine(results, "IB-Score", videos, audio)
     if "desync" in wanted and "synchformer" in nets and inputs.videos:
-        _desync(
-            results,
-            nets["synchformer"],
-            extract.get("synchformer_video", "reference"),
-            extract.get("synchformer", "generated"),
-        )
+        videos, audio = extract.get("synchformer_video", "reference"), extract.get("synchformer", "generated")
+        _desync(results, nets["synchformer"], videos, audio)
     if "clap" in wanted and "laion-clap" in nets and inputs.captions:
-        text = Features(
-            values={k: nets["laion-clap-text"].embed([c]).values[0].cpu() for k, c in inputs.captions.items()}
-        )
+        text_net = nets["laion-clap-text"]
+        text = Features({key: text_net.embed([c]).values[0].cpu() for key, c in inputs.captions.items()})
         _cosine(results, "LAION-CLAP-Score", text, extract.get("laion_clap", "generated"))
-    if "fd" in wanted:
-        for name in sorted(n for n in nets if n.startswith("plugin:")):
-            gen = extract._plugin(name, "generated")
-            ref = extract._plugin(name, "reference")
-            label = (
-                nets[name].result_label
-                if hasattr(nets[name], "result_label")
-                else name.removeprefix("plugin:")
-            )
-            _frechet(
-                results,
-                f"FD-{label}",
-                _stack(gen.values, list(gen.values)),
-                _stack(ref.values, list(ref.values)),
-            )
     return results
 
 
