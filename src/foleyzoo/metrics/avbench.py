@@ -182,6 +182,9 @@ class _Extractor:
         out = Features()
         for stem, path in self.inputs.videos.items():
             frames = read_avbench_frames(path, IMAGEBIND_FPS, self.duration)
+            # av-benchmark decodes both rates together and drops a video too short for either
+            if frames is not None and read_avbench_frames(path, SYNC_FPS, self.duration, square=8) is None:
+                frames = None
             if frames is None:
                 out.skipped.append(stem)
             else:
