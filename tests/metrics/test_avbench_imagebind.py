@@ -88,17 +88,21 @@ def test_audio_embeddings_equal_av_benchmarks(weights_file: Path, tmp_path: Path
 
 @pytest.mark.slow
 def test_video_embeddings_and_ib_score_equal_av_benchmarks(weights_file: Path, tmp_path: Path) -> None:
+    """One video here (three ViT-H passes; the portrait one, whose crops run down the frame), all of them in
+    ``scripts/compare_avbench_imagebind.py compare``; IB-score from it and the recorded others."""
     tensors, metadata = _golden()
     embedder = ImageBindVideo(str(weights_file))
-    ours = torch.stack([embedder.embed_frames(clip_frames(clip)) for clip in VIDEO_CLIPS])
+    index = next(i for i, clip in enumerate(VIDEO_CLIPS) if clip.name == "portrait_4s")
     theirs = tensors["video_embeddings"]
-    assert ours.shape == theirs.shape == (len(VIDEO_CLIPS), 1024)
-    for index, clip in enumerate(VIDEO_CLIPS):
-        error = relative_error(ours[index], theirs[index])
-        assert error <= TOLERANCE, f"{clip.name}: relative max-abs error {error:.3e}"
+    assert theirs.shape == (len(VIDEO_CLIPS), 1024)
+    ours = embedder.embed_frames(clip_frames(VIDEO_CLIPS[index]))
+    error = relative_error(ours, theirs[index])
+    assert error <= TOLERANCE, f"{VIDEO_CLIPS[index].name}: relative max-abs error {error:.3e}"
     pairs = int(metadata["ib_score_pairs"])
+    videos = theirs.clone()
+    videos[index] = ours
     audio = tensors["audio_embeddings"][:pairs]  # the audio side is checked by the test above
-    score = float(torch.cosine_similarity(ours[:pairs], audio, dim=-1).mean())
+    score = float(torch.cosine_similarity(videos[:pairs], audio, dim=-1).mean())
     assert score == pytest.approx(float(tensors["ib_score"]), rel=TOLERANCE)
 
 

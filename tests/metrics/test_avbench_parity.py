@@ -98,12 +98,12 @@ def test_foleyzoo_eval_on_the_same_files_and_weights_gives_av_benchmarks_feature
     torch.save(vggish_state(seed), weights / "vggish-10086976.pth")
     generated, reference = folders(tmp_path, int(metadata["clips_seed"]))
 
-    # per clip, on a few clips covering stereo, 44.1/48 kHz, a DC offset and a 10 s file
+    # per clip, on the 48 kHz 10 s file with a DC offset (foleyzoo eval below embeds every file)
     panns = PANNsCNN14(str(weights / "Cnn14_16k_mAP=0.438.pth"))
     vggish = VGGish(str(weights / "vggish-10086976.pth"), final_relu=False)
     from foleyzoo.api import Waveform
 
-    for stem in ("clip_00", "clip_02", "clip_04"):
+    for stem in ("clip_04",):
         audio = load_mono(reference / f"{stem}.wav", 16000, 8.0)
         wave = Waveform(audio.reshape(1, 1, -1), 16000)
         out = panns.embed(wave)
