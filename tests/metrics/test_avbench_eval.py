@@ -282,3 +282,18 @@ def test_desync_reads_the_first_and_last_segments_of_full_length_clips_only(tmp_
     assert record["results"]["DeSync"] == pytest.approx(sum(offsets) / len(offsets), rel=1e-6)
     assert record["av_benchmark"]["pairs"]["DeSync"] == 2
     assert "clip_short (audio shorter than the duration)" in record["av_benchmark"]["unpaired"]["DeSync"]
+
+
+@pytest.mark.parametrize("name", ["panns", "vggish"])
+def test_the_key_manifests_of_panns_and_vggish_are_the_networks_own(name):
+    """The published layouts foleyzoo's loaders check (the other networks' manifests have tests of their own)."""
+    from importlib.resources import files
+
+    from foleyzoo.embedders.panns import Cnn14
+    from foleyzoo.embedders.vggish import VGGishNetwork
+    from foleyzoo.metrics.avbench_networks import PUBLISHED
+
+    manifest = json.loads((files("foleyzoo.embedders") / "manifests" / f"{name}.json").read_text())
+    module = Cnn14() if name == "panns" else VGGishNetwork()
+    assert manifest["keys"] == {key: list(value.shape) for key, value in module.state_dict().items()}
+    assert manifest["file"] == PUBLISHED[name].file

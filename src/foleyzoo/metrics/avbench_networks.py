@@ -38,7 +38,8 @@ class PublishedNetwork:
     results: tuple[str, ...]
     what: str
     sha256: str | None = None
-    """The published file's SHA-256 where it is known, to tell a user whether their file is that one."""
+    """The published file's SHA-256 (or its first digits) where it is known, to tell a user whether their
+    file is that one."""
 
 
 PUBLISHED: dict[str, PublishedNetwork] = {
@@ -59,6 +60,7 @@ PUBLISHED: dict[str, PublishedNetwork] = {
             "VGGish (Hershey et al.), Apache-2.0 (PyTorch port by harritaylor)",
             ("FD-VGG",),
             "VGGish",
+            "10086976",  # torch.hub names a file by its SHA-256's first digits: the published one's
         ),
         PublishedNetwork(
             "passt",
