@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import re
 import subprocess
 import sys
 import tempfile
@@ -53,7 +52,7 @@ from foleyzoo.embedders.imagebind.parity import (
     write_wav,
 )
 from foleyzoo.embedders.imagebind.weights import WEIGHTS_FILE, WEIGHTS_LICENCE, WEIGHTS_URL
-from foleyzoo.zoo.testing import relative_error
+from foleyzoo.zoo.testing import compact_json, relative_error
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = REPO_ROOT / "tests" / "metrics" / "data" / "avbench_imagebind.safetensors"
@@ -280,12 +279,6 @@ def command_manifest(args: argparse.Namespace) -> int:
     MANIFEST.write_text(compact_json(manifest) + "\n")
     print(f"wrote {MANIFEST.relative_to(REPO_ROOT)}: {len(keys)} keys")
     return 0
-
-
-def compact_json(value: Any) -> str:
-    """Indented JSON with each list of numbers (a shape) on one line."""
-    text = json.dumps(value, indent=1)
-    return re.sub(r"\[\s+([\d,\s]*?)\s+\]", lambda m: "[" + " ".join(m.group(1).split()) + "]", text)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,7 +36,7 @@ from torch import Tensor, nn
 from foleyzoo.api import Waveform
 from foleyzoo.embedders.passt import MANIFEST_PATH, PaSST, passt_random_state
 from foleyzoo.embedders.passt.parity import CLIPS, EVAL_SECONDS, load_like_avbench, write_clips
-from foleyzoo.zoo.testing import relative_error
+from foleyzoo.zoo.testing import compact_json, git_commit, relative_error
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = REPO_ROOT / "tests" / "metrics" / "data" / "avbench_passt.safetensors"
@@ -133,17 +131,6 @@ def foleyzoo_outputs(weights: Path, paths: list[Path]) -> tuple[Tensor, Tensor]:
 def fingerprint(state: Mapping[str, Tensor]) -> float:
     """Sum of |w| over every tensor in key order: says whether regenerated weights are the recorded ones."""
     return float(sum(state[key].double().abs().sum() for key in sorted(state)))
-
-
-def git_commit(module_name: str) -> str:
-    module = __import__(module_name)
-    folder = Path(module.__file__).resolve().parents[1]
-    try:
-        return subprocess.run(
-            ["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown commit"
 
 
 # --------------------------------------------------------------------------- commands
@@ -249,12 +236,6 @@ def command_manifest(args: argparse.Namespace) -> int:
     MANIFEST_PATH.write_text(compact_json(manifest) + "\n")
     print(f"wrote {MANIFEST_PATH.relative_to(REPO_ROOT)}: {len(keys)} keys; wrapper-only keys {extra}")
     return 0
-
-
-def compact_json(value: Any) -> str:
-    """Indented JSON with each list of numbers (a shape) on one line."""
-    text = json.dumps(value, indent=1)
-    return re.sub(r"\[\s+([\d,\s]+?)\s+\]", lambda m: "[" + " ".join(m.group(1).split()) + "]", text)
 
 
 def main(argv: list[str] | None = None) -> int:

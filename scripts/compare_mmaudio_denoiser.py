@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import time
 from pathlib import Path
@@ -40,7 +39,7 @@ from foleyzoo.zoo.mmaudio.parity import (
     parity_inputs,
 )
 from foleyzoo.zoo.mmaudio.variants import VARIANTS
-from foleyzoo.zoo.testing import mmaudio_commit, random_state_dict, relative_error
+from foleyzoo.zoo.testing import compact_json, mmaudio_commit, random_state_dict, relative_error
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 GOLDENS = REPO_ROOT / "tests" / "zoo" / "data"
@@ -294,12 +293,6 @@ def command_manifest(args: argparse.Namespace) -> int:
     MANIFEST.write_text(compact_json(manifest) + "\n")
     print(f"wrote {MANIFEST.relative_to(REPO_ROOT)}")
     return 0
-
-
-def compact_json(value: Any) -> str:
-    """Indented JSON with each list of numbers (a shape) on one line."""
-    text = json.dumps(value, indent=1)
-    return re.sub(r"\[\s+([\d,\s]+?)\s+\]", lambda m: "[" + " ".join(m.group(1).split()) + "]", text)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import time
 from collections.abc import Mapping
@@ -43,7 +42,7 @@ from foleyzoo.zoo.mmaudio.sync_parity import (
     parity_state,
     parity_synchformer,
 )
-from foleyzoo.zoo.testing import mmaudio_commit, relative_error
+from foleyzoo.zoo.testing import compact_json, mmaudio_commit, relative_error
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = REPO_ROOT / "tests" / "zoo" / "data" / "mmaudio_sync_reduced.safetensors"
@@ -229,12 +228,6 @@ def command_manifest(args: argparse.Namespace) -> int:
     MANIFEST.write_text(compact_json(manifest) + "\n")
     print(f"wrote {MANIFEST.relative_to(REPO_ROOT)}: {len(keys)} keys")
     return 0
-
-
-def compact_json(value: Any) -> str:
-    """Indented JSON with each list of numbers (a shape) on one line."""
-    text = json.dumps(value, indent=1)
-    return re.sub(r"\[\s+([\d,\s]+?)\s+\]", lambda m: "[" + " ".join(m.group(1).split()) + "]", text)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -70,7 +70,9 @@ def test_the_metrics_of_av_benchmarks_recorded_features_are_its_numbers(tmp_path
     cpu = torch.device("cpu")
     # FD-PANN's 2048-d matrix square root takes half a minute here: the slow test below covers it
     outcome = avbench_results(inputs, {"panns": None}, ["kl", "is"], 8.0, cpu, {}, tables=tables)
-    outcome.values.update(avbench_results(inputs, {"vggish": None}, ["fd"], 8.0, cpu, {}, tables=tables).values)
+    outcome.values.update(
+        avbench_results(inputs, {"vggish": None}, ["fd"], 8.0, cpu, {}, tables=tables).values
+    )
     assert set(outcome.values) == set(theirs) - {"FD-PANN"}
     for name, value in theirs.items():
         if name == "FD-PANN":

@@ -13,7 +13,14 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor
 
-__all__ = ["mmaudio_commit", "random_state_dict", "relative_error"]
+__all__ = [
+    "compact_json",
+    "git_commit",
+    "mmaudio_commit",
+    "random_state_dict",
+    "relative_error",
+    "seeded_generator",
+]
 
 
 def random_state_dict(shapes: Mapping[str, Sequence[int]], seed: int) -> dict[str, Tensor]:
@@ -51,20 +58,38 @@ def relative_error(ours: Tensor, theirs: Tensor) -> float:
     return float((ours.double() - theirs64).abs().max() / theirs64.abs().max())
 
 
-def mmaudio_commit() -> str:
-    """The commit of the MMAudio code importable here: ``MMAUDIO_COMMIT`` if set, else asked of git."""
+def git_commit(module_name: str, environment: str | None = None) -> str:
+    """The commit of an importable project's checkout: ``environment`` if that variable is set, else asked of git."""
+    import importlib
     import os
     import subprocess
     from pathlib import Path
 
-    import mmaudio
-
-    if os.environ.get("MMAUDIO_COMMIT"):
-        return os.environ["MMAUDIO_COMMIT"]
-    folder = Path(mmaudio.__file__).resolve().parents[1]
+    if environment and os.environ.get(environment):
+        return os.environ[environment]
+    folder = Path(importlib.import_module(module_name).__file__).resolve().parents[1]
     try:
         return subprocess.run(
             ["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown commit"
+
+
+def mmaudio_commit() -> str:
+    """The commit of the MMAudio code importable here: ``MMAUDIO_COMMIT`` if set, else asked of git."""
+    return git_commit("mmaudio", "MMAUDIO_COMMIT")
+
+
+def compact_json(value: object) -> str:
+    """Indented JSON with each list of numbers (a shape) on one line: the key/shape manifests' format."""
+    import json
+    import re
+
+    text = json.dumps(value, indent=1)
+    return re.sub(r"\[\s+([\d,\s]+?)\s+\]", lambda m: "[" + " ".join(m.group(1).split()) + "]", text)
+
+
+def seeded_generator(seed: int, name: str) -> torch.Generator:
+    """A generator drawn from ``seed`` and ``name`` alone (as :func:`random_state_dict` draws each key)."""
+    return torch.Generator().manual_seed(seed * 1_000_003 + zlib.crc32(name.encode()))

@@ -7,7 +7,6 @@ test (which compares with what that script recorded), so both build the same inp
 from __future__ import annotations
 
 import math
-import zlib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -16,6 +15,8 @@ import numpy as np
 import torch
 from torch import Tensor
 from torch.nn import functional as F
+
+from foleyzoo.zoo.testing import seeded_generator
 
 __all__ = [
     "AUDIO_CLIPS",
@@ -70,13 +71,9 @@ FULL_VIDEO = VideoClip("landscape_8s", 4, 270, 480)
 """av-benchmark's default 8 s (4 frames, 3 clips × 3 crops): only ``compare`` runs it (slow on a CPU)."""
 
 
-def _generator(seed: int, name: str) -> torch.Generator:
-    return torch.Generator().manual_seed(seed * 1_000_003 + zlib.crc32(name.encode()))
-
-
 def clip_samples(clip: AudioClip, seed: int = INPUTS_SEED) -> np.ndarray:
     """(N, C) float32: noise, a chirp and bursts, quantised to 16 bits as the wav file will hold them."""
-    generator = _generator(seed, clip.name)
+    generator = seeded_generator(seed, clip.name)
     count = round(clip.seconds * clip.sample_rate)
     t = torch.arange(count, dtype=torch.float64) / clip.sample_rate
     channels = []
@@ -104,7 +101,7 @@ def write_wav(clip: AudioClip, folder: Path, seed: int = INPUTS_SEED) -> Path:
 
 def clip_frames(clip: VideoClip, seed: int = INPUTS_SEED) -> Tensor:
     """uint8 (T, H, W, 3): smooth random pictures (upsampled coarse noise) with fine noise on top."""
-    generator = _generator(seed, clip.name)
+    generator = seeded_generator(seed, clip.name)
     coarse = torch.rand(clip.frames, 3, 9, 12, generator=generator)
     smooth = F.interpolate(coarse, size=(clip.height, clip.width), mode="bilinear", align_corners=False)
     fine = 0.08 * torch.randn(clip.frames, 3, clip.height, clip.width, generator=generator)

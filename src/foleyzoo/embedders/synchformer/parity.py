@@ -8,7 +8,6 @@ weights and the same files.
 from __future__ import annotations
 
 import math
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +15,8 @@ import numpy as np
 import soundfile
 import torch
 from torch import Tensor
+
+from foleyzoo.zoo.testing import seeded_generator
 
 __all__ = [
     "AUDIO_CLIPS",
@@ -66,13 +67,9 @@ VIDEO_FRAMES = ((24, 96, 128), (3, 120, 90))
 compared) and a short portrait one (preprocessing compared)."""
 
 
-def _generator(seed: int, name: str) -> torch.Generator:
-    return torch.Generator().manual_seed(seed * 1_000_003 + zlib.crc32(name.encode()))
-
-
 def clip_samples(clip: AudioClip, seed: int = INPUTS_SEED) -> np.ndarray:
     """(N, C) float32 samples of ``clip``: tones with a random walk of pitch, noise and the DC offset."""
-    generator = _generator(seed, clip.stem)
+    generator = seeded_generator(seed, clip.stem)
     count = round(clip.seconds * clip.sample_rate)
     t = torch.arange(count, dtype=torch.float64) / clip.sample_rate
     channels = []
@@ -100,7 +97,7 @@ def parity_frames(index: int, seed: int = INPUTS_SEED) -> Tensor:
     """uint8 frames (T, 3, H, W) of video ``index`` of :data:`VIDEO_FRAMES`, as a decoder returns them:
     smooth random colour fields moving from frame to frame, plus noise."""
     frames, height, width = VIDEO_FRAMES[index]
-    generator = _generator(seed, f"video{index}")
+    generator = seeded_generator(seed, f"video{index}")
     coarse = torch.rand(frames, 3, height // 8 + 2, width // 8 + 2, generator=generator)
     smooth = torch.nn.functional.interpolate(
         coarse, size=(height, width), mode="bilinear", align_corners=False
@@ -112,7 +109,7 @@ def parity_frames(index: int, seed: int = INPUTS_SEED) -> Tensor:
 def parity_visual_features(batch: int, segments: int, seed: int = INPUTS_SEED) -> Tensor:
     """Visual features (batch, segments, 8, 768) drawn from N(0, 1): what the offset classifier is given
     next to the recorded audio (full visual passes of 14 or 24 segments are too slow for the test)."""
-    return torch.randn(batch, segments, 8, 768, generator=_generator(seed, f"visual{batch}x{segments}"))
+    return torch.randn(batch, segments, 8, 768, generator=seeded_generator(seed, f"visual{batch}x{segments}"))
 
 
 def weights_fingerprint(state: dict[str, Tensor]) -> float:
