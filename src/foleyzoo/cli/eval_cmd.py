@@ -22,7 +22,10 @@ from foleyzoo.errors import ConfigError, FoleyzooError
 from foleyzoo.metrics.suite import EMBEDDER_NAMES, METRICS
 
 if TYPE_CHECKING:
-    pass
+    import torch
+
+    from foleyzoo.metrics.avbench_run import AVBenchRun
+    from foleyzoo.metrics.clips import EvalSettings
 
 __all__ = ["build_parser", "main", "run"]
 
@@ -190,15 +193,20 @@ def read_captions(source: Path | None) -> dict[str, str]:
     return {row.id: row.caption for row in read_manifest(source) if row.caption}
 
 
-def run_published(args, requested, published, captions, device, digests):
+def run_published(
+    args: argparse.Namespace,
+    requested: list[str] | None,
+    published: dict[str, Path],
+    captions: dict[str, str],
+    device: torch.device,
+    digests: dict[str, str],
+) -> AVBenchRun:
     """av-benchmark's networks (given or found in --weights-dir) over the folders, by its rules."""
-    from foleyzoo.metrics.avbench_run import AVBENCH_METRICS, run_avbench
+    from foleyzoo.metrics.avbench_run import AVBENCH_METRICS, AVBenchRun, run_avbench
     from foleyzoo.metrics.suite import sha256_of
 
     metrics = [m for m in (requested or AVBENCH_METRICS) if m in AVBENCH_METRICS]
     if not metrics:
-        from foleyzoo.metrics.avbench_run import AVBenchRun
-
         return AVBenchRun()
     for path in published.values():
         if path.is_file():
@@ -215,7 +223,13 @@ def run_published(args, requested, published, captions, device, digests):
     )  # fmt: skip
 
 
-def run_own(args, requested, own_paths, settings, avbench) -> dict[str, Any]:
+def run_own(
+    args: argparse.Namespace,
+    requested: list[str] | None,
+    own_paths: dict[str, Path],
+    settings: EvalSettings,
+    avbench: AVBenchRun,
+) -> dict[str, Any]:
     """foleyzoo's own networks and measures (AVContrastive, the sync judge, CLAP folders, plugins,
     SynthFoley) over the paired clips; under the av-benchmark protocol their audio is read its way."""
     import torch
