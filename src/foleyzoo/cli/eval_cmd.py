@@ -172,7 +172,7 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
         }  # fmt: skip
     if "pairs" in own:
         record["pairs"], record["unpaired"] = own["pairs"], own["unpaired"]
-    print(markdown_report(results, weights, args.protocol))
+    print(markdown_report(results, weights, args.protocol) if results else "no metric was computed")
     for item in avbench.not_computed:
         print(f"not computed: {', '.join(item['metrics'])}: {item['reason']}")
     if "pairs" in own:

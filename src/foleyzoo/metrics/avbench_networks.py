@@ -116,7 +116,7 @@ def find_weights(
     name is looked for in that folder. ``wanted`` are the networks the requested metrics use.
     """
     present, absent = {}, {}
-    for name in wanted:
+    for name in (name for name in PUBLISHED if name in wanted):  # the order of av-benchmark's results
         net = PUBLISHED[name]
         path = paths.get(name)
         if path is None and weights_dir is not None:

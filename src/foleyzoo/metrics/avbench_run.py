@@ -79,7 +79,9 @@ def run_avbench(
     """
     from foleyzoo.metrics.avbench import avbench_results, gather_avbench_inputs
 
-    wanted = networks_for(metrics) & (set(paths) | (set(PUBLISHED) if weights_dir is not None else set()))
+    inputs_for = {"imagebind": videos, "synchformer": videos, "laion-clap": captions}
+    found = {name for name in PUBLISHED if inputs_for.get(name, True)} if weights_dir is not None else set()
+    wanted = networks_for(metrics) & (set(paths) | found)  # from the folder: those whose inputs are given
     present, absent = find_weights(paths, weights_dir, wanted)
     run = AVBenchRun(files=present, networks=set(present) | set(absent))
     if not present and not absent:
