@@ -48,6 +48,12 @@ def gather_avbench_inputs(
     soundtracks stand in for a missing reference folder (a foleyzoo extension)."""
     from foleyzoo.errors import ConfigError, MediaError
 
+    for option, source in (("--generated", generated), ("--reference", reference), ("--videos", videos)):
+        if source is not None and source.is_file():
+            raise ConfigError(
+                f"{source}: {option} must be a folder under --protocol av-benchmark (it reads folders); "
+                "CSV manifests work with --protocol foleyzoo"
+            )
     pred, ignored = list_media(generated, AUDIO_SUFFIXES, "generated audio")
     video_files, ignored_videos = list_media(videos, (".mp4",), "video") if videos else ({}, [])
     if reference is not None:
