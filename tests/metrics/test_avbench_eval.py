@@ -297,3 +297,15 @@ def test_the_key_manifests_of_panns_and_vggish_are_the_networks_own(name):
     module = Cnn14() if name == "panns" else VGGishNetwork()
     assert manifest["keys"] == {key: list(value.shape) for key, value in module.state_dict().items()}
     assert manifest["file"] == PUBLISHED[name].file
+
+
+def test_a_manifest_where_av_benchmark_reads_a_folder_is_refused_in_one_line(folders, capsys):
+    manifest = folders / "reference.csv"
+    manifest.write_text("id,path\nclip_00,reference/clip_00.wav\n")
+    code = eval_main(
+        ["--generated", str(folders / "generated"), "--reference", str(manifest),
+         "--embedders", f"passt={folders / 'absent.pt'}"]
+    )  # fmt: skip
+    assert code == 2
+    error = capsys.readouterr().err.strip()
+    assert error.count("\n") == 0 and "reference.csv: --reference must be a folder" in error
