@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -52,7 +51,7 @@ from foleyzoo.embedders.imagebind.parity import (
     write_wav,
 )
 from foleyzoo.embedders.imagebind.weights import WEIGHTS_FILE, WEIGHTS_LICENCE, WEIGHTS_URL
-from foleyzoo.zoo.testing import compact_json, relative_error
+from foleyzoo.zoo.testing import compact_json, git_commit, relative_error
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = REPO_ROOT / "tests" / "metrics" / "data" / "avbench_imagebind.safetensors"
@@ -134,15 +133,7 @@ def original_shapes() -> dict[str, list[int]]:
 
 
 def imagebind_commit() -> str:
-    import imagebind
-
-    folder = Path(imagebind.__file__).resolve().parents[1]
-    try:
-        return subprocess.run(
-            ["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown commit"
+    return git_commit("imagebind")
 
 
 # --------------------------------------------------------------------------- foleyzoo's side
