@@ -25,7 +25,14 @@ from foleyzoo.metrics.avbench_audio import AUDIO_SUFFIXES, load_channels, load_m
 from foleyzoo.metrics.avbench_files import Pairs, list_media, pair_by_clean_name, pair_exact
 from foleyzoo.metrics.avbench_networks import PUBLISHED
 
-__all__ = ["AVBenchInputs", "Features", "NotComputed", "avbench_results", "gather_avbench_inputs"]
+__all__ = [
+    "AVBenchInputs",
+    "Features",
+    "NotComputed",
+    "avbench_results",
+    "gather_avbench_inputs",
+    "read_avbench_frames",
+]
 
 IS_SPLITS, IS_SEED = 10, 2020
 
