@@ -275,13 +275,21 @@ class _Results:
         self.not_computed.append(NotComputed(tuple(metrics), reason))
 
 
-def _frechet(results: _Results, name: str, generated: Tensor, reference: Tensor) -> None:
+def _frechet(
+    results: _Results,
+    name: str,
+    generated: Tensor,
+    reference: Tensor,
+    pairs: Pairs | None = None,
+    too_few: str = "a covariance needs at least 2 embeddings on each side",
+) -> None:
+    """av-benchmark's FD of the two sets (``pairs``: the pairs they came from, for the record)."""
     from foleyzoo.metrics.frechet import avbench_frechet_distance
 
     if generated.shape[0] < 2 or reference.shape[0] < 2:
-        results.missing([name], "a covariance needs at least 2 embeddings on each side")
+        results.missing([name], too_few)
         return
-    results.add(name, avbench_frechet_distance(_numpy(generated), _numpy(reference)))
+    results.add(name, avbench_frechet_distance(_numpy(generated), _numpy(reference)), pairs)
 
 
 def _kl(generated: Tensor, reference: Tensor) -> float:
@@ -348,10 +356,8 @@ def _passt_metrics(results: _Results, extract: _Extractor, wanted: set[str]) -> 
     pairs = pair_by_clean_name(list(ref.values), list(gen.values))
     generated, reference = _stack(gen.values, pairs.generated), _stack(ref.values, pairs.reference)
     if "fd" in wanted:
-        if len(pairs) >= 2:
-            results.add("FD-PASST", _fd_value(generated, reference), pairs)
-        else:
-            results.missing(["FD-PASST"], "fewer than 2 generated clips pair with a reference clip")
+        too_few = "fewer than 2 generated clips pair with a reference clip"
+        _frechet(results, "FD-PASST", generated, reference, pairs, too_few)
     generated, reference = _stack(gen.logits, pairs.generated), _stack(ref.logits, pairs.reference)
     if "kl" in wanted:
         if len(pairs):
@@ -412,12 +418,6 @@ def avbench_results(
         text = Features({key: text_net.embed([c]).values[0].cpu() for key, c in inputs.captions.items()})
         _cosine(results, "LAION-CLAP-Score", text, extract.get("laion_clap", "generated"))
     return results
-
-
-def _fd_value(generated: Tensor, reference: Tensor) -> float:
-    from foleyzoo.metrics.frechet import avbench_frechet_distance
-
-    return avbench_frechet_distance(_numpy(generated), _numpy(reference))
 
 
 def _desync(results: _Results, net: Any, video: Features, audio: Features) -> None:

@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,8 +77,3 @@ def pair_exact(reference: Sequence[str], generated: Sequence[str]) -> Pairs:
     known = set(reference)
     kept = [key for key in generated if key in known]
     return Pairs(kept, list(kept), sorted(known ^ set(generated)))
-
-
-def ordered(features: Mapping[str, object], keys: Sequence[str]) -> list[object]:
-    """The values of ``keys`` in order (a small helper for the metrics over pairs)."""
-    return [features[key] for key in keys]
