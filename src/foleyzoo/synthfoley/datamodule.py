@@ -13,6 +13,7 @@ from foleyzoo.data.datamodules import ClipDataModule
 from foleyzoo.data.datasets import ClipDataset, scan_video_folder
 from foleyzoo.errors import ConfigError
 from foleyzoo.synthfoley.generator import FPS, SAMPLE_RATE
+from foleyzoo.synthfoley.variation import Variety
 
 
 def resample_frames(
@@ -41,6 +42,7 @@ class SynthFoleyClips(Dataset):
         cache: bool = False,
         clean: bool = False,
         clean_fraction: float = 0.0,
+        variety: Variety | None = None,
     ) -> None:
         from foleyzoo.synthfoley.dataset import SynthFoleyDataset
 
@@ -50,7 +52,12 @@ class SynthFoleyClips(Dataset):
                 "write clips with `foleyzoo synth make` and pass folder= to have them resampled"
             )
         self.clips = SynthFoleyDataset(
-            num_clips, seed=seed, duration=duration, clean=clean, clean_fraction=clean_fraction
+            num_clips,
+            seed=seed,
+            duration=duration,
+            clean=clean,
+            clean_fraction=clean_fraction,
+            variety=variety,
         )
         self.fmt = fmt
         self.cache: dict[int, dict[str, Any]] | None = {} if cache else None
@@ -92,7 +99,12 @@ class SynthFoleyDataModule(ClipDataModule):
     the first cost no generation (in-memory clips only; clips read from a folder are not cached).
     ``clean`` gives the sound without the noise floor (in-memory clips only): the target for a model that
     should generate the events alone. ``clean_fraction`` gives that fraction of the clips clean and the rest
-    noisy (evenly spread by index): for a judge that must score clean and noisy sound alike."""
+    noisy (evenly spread by index): for a judge that must score clean and noisy sound alike. ``varied``
+    draws every clip with the choices the spec leaves free varied (shapes, edges, colours, draws pushed to
+    their bounds, H.264 quality; :mod:`foleyzoo.synthfoley.variation`), so that a model learns the spec
+    rather than one generator's habits (in-memory clips only): ``bounds_share`` of the clips have their
+    draws pushed to the ends of the spec's ranges (the rest uniform) and ``stop_share`` of the objects stop
+    bouncing early."""
 
     def __init__(
         self,
@@ -108,6 +120,9 @@ class SynthFoleyDataModule(ClipDataModule):
         cache: bool = False,
         clean: bool = False,
         clean_fraction: float = 0.0,
+        varied: bool = False,
+        bounds_share: float = 0.5,
+        stop_share: float = 0.25,
         **clip_options: Any,
     ) -> None:
         super().__init__(
@@ -116,7 +131,8 @@ class SynthFoleyDataModule(ClipDataModule):
         self.num_train, self.num_val, self.seed = num_train, num_val, seed
         self.clip_duration, self.folder, self.val_percent = clip_duration, folder, val_percent
         self.cache = cache
-        self.clean, self.clean_fraction = clean, clean_fraction
+        self.clean, self.clean_fraction, self.varied = clean, clean_fraction, varied
+        self.variety = Variety(bounds_share, stop_share) if varied else None
         if clean and clean_fraction:
             raise ConfigError("clean: true already serves every clip clean; leave clean_fraction at 0")
         if not 0.0 <= clean_fraction <= 1.0:
@@ -132,6 +148,11 @@ class SynthFoleyDataModule(ClipDataModule):
         return [r for r in refs if not in_validation_split(r.id, self.val_percent)], val
 
     def setup(self, stage: str | None = None) -> None:
+        if self.folder is not None and self.varied:
+            raise ConfigError(
+                f"{self.folder}: varied=true draws clips in memory; write varied clips with "
+                "`foleyzoo synth make --varied` and leave varied out"
+            )
         if self.folder is not None and (self.clean or self.clean_fraction):
             raise ConfigError(
                 f"{self.folder}: clean=true and clean_fraction need in-memory clips; a `synth make` folder's "
@@ -148,6 +169,7 @@ class SynthFoleyDataModule(ClipDataModule):
             self.cache,
             self.clean,
             self.clean_fraction,
+            self.variety,
         )
         self.val_set = SynthFoleyClips(
             self.num_val,
@@ -157,6 +179,7 @@ class SynthFoleyDataModule(ClipDataModule):
             self.cache,
             self.clean,
             self.clean_fraction,
+            self.variety,
         )
 
     def extraction_datasets(self) -> dict[str, Dataset]:
@@ -164,6 +187,10 @@ class SynthFoleyDataModule(ClipDataModule):
             train, val = self.split_refs()
             return {"train": ClipDataset(train, self.fmt), "val": ClipDataset(val, self.fmt)}
         return {
-            "train": SynthFoleyClips(self.num_train, self.seed, self.fmt, self.clip_duration),
-            "val": SynthFoleyClips(self.num_val, self.seed + 1, self.fmt, self.clip_duration),
+            "train": SynthFoleyClips(
+                self.num_train, self.seed, self.fmt, self.clip_duration, variety=self.variety
+            ),
+            "val": SynthFoleyClips(
+                self.num_val, self.seed + 1, self.fmt, self.clip_duration, variety=self.variety
+            ),
         }

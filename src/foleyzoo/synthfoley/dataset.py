@@ -8,23 +8,36 @@ it, nor on the order items are asked for.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
 from foleyzoo.synthfoley.generator import DURATION, generate_clip
 
+if TYPE_CHECKING:
+    from foleyzoo.synthfoley.variation import Variety
+
 __all__ = ["SynthFoleyDataset", "SynthFoleyStream", "collate_items", "make_item", "served_clean"]
 
 
-def make_item(seed: int, index: int, duration: float = DURATION, clean: bool = False) -> dict[str, Any]:
+def make_item(
+    seed: int, index: int, duration: float = DURATION, clean: bool = False, variety: Variety | None = None
+) -> dict[str, Any]:
     """Clip ``index`` of ``seed`` as an item dict.
 
     ``frames`` (T, 3, 64, 64) float32 in [0, 1], ``audio`` (2, N) float32 (the clean mix when
     ``clean``, else with the noise floor), ``caption`` str and ``meta`` (the sidecar JSON dict).
+    With a ``variety`` the clip is drawn with every choice the spec leaves free varied and its frames
+    passed through H.264 (:mod:`foleyzoo.synthfoley.variation`), as another conforming generator's mp4
+    holds it.
     """
-    clip = generate_clip((seed, index), duration)
+    if variety is not None:
+        from foleyzoo.synthfoley.variation import generate_varied_clip
+
+        clip, _ = generate_varied_clip((seed, index), duration, encode=True, variety=variety)
+    else:
+        clip = generate_clip((seed, index), duration)
     frames = torch.from_numpy(clip.frames).permute(0, 3, 1, 2).float().div_(255.0)
     audio = torch.from_numpy(clip.clean_audio if clean else clip.audio)
     return {"frames": frames, "audio": audio, "caption": clip.spec.caption, "meta": clip.spec.to_json()}
@@ -41,6 +54,7 @@ class SynthFoleyDataset(Dataset):
 
     ``clean`` serves every clip's clean mix; ``clean_fraction`` that fraction of the clips (evenly spread
     by index), the rest with the noise floor, for models that must judge both kinds of sound alike.
+    ``variety`` draws each clip as another conforming generator might (see :func:`make_item`).
     """
 
     def __init__(
@@ -50,6 +64,7 @@ class SynthFoleyDataset(Dataset):
         duration: float = DURATION,
         clean: bool = False,
         clean_fraction: float = 0.0,
+        variety: Variety | None = None,
     ) -> None:
         if num_clips < 0:
             raise ValueError(f"num_clips must be >= 0, got {num_clips}")
@@ -58,7 +73,7 @@ class SynthFoleyDataset(Dataset):
         if clean and clean_fraction:
             raise ValueError("clean=True already serves every clip clean; leave clean_fraction at 0")
         self.num_clips, self.seed, self.duration, self.clean = num_clips, seed, duration, clean
-        self.clean_fraction = clean_fraction
+        self.clean_fraction, self.variety = clean_fraction, variety
 
     def __len__(self) -> int:
         return self.num_clips
@@ -68,7 +83,7 @@ class SynthFoleyDataset(Dataset):
             raise IndexError(f"clip {index} out of range for {self.num_clips} clips")
         index %= self.num_clips
         clean = self.clean or served_clean(index, self.clean_fraction)
-        return make_item(self.seed, index, self.duration, clean)
+        return make_item(self.seed, index, self.duration, clean, self.variety)
 
 
 class SynthFoleyStream(IterableDataset):
