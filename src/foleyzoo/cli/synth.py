@@ -58,16 +58,37 @@ def build_parser() -> argparse.ArgumentParser:
     make.add_argument("--duration", type=_clip_duration, default=DURATION, help="seconds per clip")
     make.add_argument("--clean-wav", action="store_true", help="also write the clean (noise-free) mix")
     make.add_argument(
+        "--varied",
+        action="store_true",
+        help="vary every choice the spec leaves free (draws, shapes, edges, colours, H.264 quality): "
+        "clips as another conforming generator might make them",
+    )
+    make.add_argument(
         "--workers", type=positive_int, default=2, help="processes (output does not depend on it)"
     )
     score = commands.add_parser("score", help="score generated <stem>.wav files against <stem>.json")
     score.add_argument("--clips", type=Path, required=True, help="folder with the clips' json files")
     score.add_argument("--generated", type=Path, required=True, help="folder with generated <stem>.wav")
     score.add_argument("--json", type=Path, help="also write the summary and per-clip scores here")
+    _add_detector(score)
     calibrate = commands.add_parser("calibrate", help="score known audio: own clean/noisy mix, silence, late")
     calibrate.add_argument("--clips", type=positive_int, default=32, help="number of clips")
     calibrate.add_argument("--seed", type=int, default=2024, help="clip i is generated from (seed, i)")
+    calibrate.add_argument("--varied", action="store_true", help="clips drawn with every free choice varied")
+    _add_detector(calibrate)
     return parser
+
+
+def _add_detector(parser: argparse.ArgumentParser) -> None:
+    from foleyzoo.synthfoley.scorer import DETECTORS
+
+    parser.add_argument(
+        "--detector",
+        choices=sorted(DETECTORS),
+        default="strict",
+        help="onset detector: strict (default; counts faint spurious transients, clean-reference F1 "
+        "≥ 0.97) or standard (the earlier, more lenient one)",
+    )
 
 
 def clip_stem(index: int, count: int) -> str:
@@ -75,12 +96,17 @@ def clip_stem(index: int, count: int) -> str:
     return f"clip_{index:0{max(5, len(str(count - 1)))}d}"
 
 
-def _make_one(job: tuple[Path, str, int, int, float, bool]) -> str:
+def _make_one(job: tuple[Path, str, int, int, float, bool, bool]) -> str:
     """Generate and write one clip (runs in a worker process); returns its stem."""
     from foleyzoo.synthfoley.generator import generate_clip, write_clip
+    from foleyzoo.synthfoley.variation import generate_varied_clip, write_varied_clip
 
-    out, stem, seed, index, duration, clean_wav = job
-    write_clip(out, stem, generate_clip((seed, index), duration), write_clean_wav=clean_wav)
+    out, stem, seed, index, duration, clean_wav, varied = job
+    if varied:
+        clip, style = generate_varied_clip((seed, index), duration)
+        write_varied_clip(out, stem, clip, style, write_clean_wav=clean_wav)
+    else:
+        write_clip(out, stem, generate_clip((seed, index), duration), write_clean_wav=clean_wav)
     return stem
 
 
@@ -91,7 +117,7 @@ def run_make(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise MediaError(f"{args.output}: cannot create the output folder ({exc})") from exc
     jobs = [
-        (args.output, clip_stem(i, args.clips), args.seed, i, args.duration, args.clean_wav)
+        (args.output, clip_stem(i, args.clips), args.seed, i, args.duration, args.clean_wav, args.varied)
         for i in range(args.clips)
     ]
     if args.workers == 1:
@@ -100,7 +126,8 @@ def run_make(args: argparse.Namespace) -> int:
         context = multiprocessing.get_context("spawn")  # no inherited threads or state: same result anywhere
         with ProcessPoolExecutor(max_workers=args.workers, mp_context=context) as pool:
             stems = list(pool.map(_make_one, jobs, chunksize=max(1, len(jobs) // (4 * args.workers))))
-    print(f"wrote {len(stems)} SynthFoley clips (seed {args.seed}, {args.duration:g} s) to {args.output}")
+    kind = "varied SynthFoley" if args.varied else "SynthFoley"
+    print(f"wrote {len(stems)} {kind} clips (seed {args.seed}, {args.duration:g} s) to {args.output}")
     return 0
 
 
@@ -143,21 +170,29 @@ def _measures(summary: ScoreSummary) -> list[tuple[str, str]]:
         ("class accuracy", _format(summary.class_accuracy)),
         ("pan error", _format(summary.pan_error)),
         ("silent false alarms", f"{summary.silent_false_alarms} / {summary.silent_impacts}"),
+        ("clips where a silent object sounded", f"{summary.silent_clips_alarmed} / {summary.silent_clips}"),
     ]
 
 
 def run_score(args: argparse.Namespace) -> int:
     """Score ``args.generated`` against ``args.clips``, print the table and maybe write JSON."""
-    from foleyzoo.synthfoley.scorer import score_folder
+    from foleyzoo.synthfoley.scorer import DETECTORS, score_folder
 
-    summary, clips = score_folder(args.clips, args.generated)
-    table = _table(f"SynthFoley scores: {summary.clips} clips, {summary.events} events", "measure")
+    summary, clips = score_folder(args.clips, args.generated, DETECTORS[args.detector])
+    title = (
+        f"SynthFoley scores ({args.detector} onset detector): {summary.clips} clips, {summary.events} events"
+    )
+    table = _table(title, "measure")
     table.add_column("value", justify="right")
     for name, value in _measures(summary):
         table.add_row(name, value)
     _print(table)
     if args.json is not None:
-        report = {"summary": summary.as_dict(), "clips": [asdict(clip) for clip in clips]}
+        report = {
+            "detector": asdict(DETECTORS[args.detector]),
+            "summary": summary.as_dict(),
+            "clips": [asdict(clip) for clip in clips],
+        }
         args.json.write_text(json.dumps(_nan_to_none(report), indent=1, allow_nan=False) + "\n")
     return 0
 
@@ -165,9 +200,14 @@ def run_score(args: argparse.Namespace) -> int:
 def run_calibrate(args: argparse.Namespace) -> int:
     """Print the scores of known audio (own clean/noisy mix, silence, 150 ms late) and the chance F1."""
     from foleyzoo.synthfoley.calibration import calibrate
+    from foleyzoo.synthfoley.scorer import DETECTORS
 
-    summaries, chance = calibrate(args.clips, args.seed)
-    table = _table(f"SynthFoley scorer calibration: {args.clips} clips of seed {args.seed}", "audio")
+    summaries, chance = calibrate(
+        args.clips, args.seed, detector=DETECTORS[args.detector], varied=args.varied
+    )
+    kind = "varied clips" if args.varied else "clips"
+    title = f"SynthFoley scorer calibration ({args.detector} onset detector): {args.clips} {kind} of seed {args.seed}"
+    table = _table(title, "audio")
     for name, _ in _measures(summaries["clean"]):
         table.add_column(name, justify="right")
     for condition, summary in summaries.items():

@@ -12,7 +12,9 @@ import numpy as np
 
 from foleyzoo.synthfoley.generator import SAMPLE_RATE, generate_clip
 from foleyzoo.synthfoley.scorer import (
+    STANDARD,
     GroundTruth,
+    OnsetDetector,
     ScoreSummary,
     match_onsets,
     reference_profiles,
@@ -44,14 +46,24 @@ def chance_f1(truths: list[GroundTruth], shift: float) -> float:
 
 
 def calibrate(
-    num_clips: int = 32, seed: int = 2024, shift: float = 0.150
+    num_clips: int = 32,
+    seed: int = 2024,
+    shift: float = 0.150,
+    detector: OnsetDetector = STANDARD,
+    varied: bool = False,
 ) -> tuple[dict[str, ScoreSummary], float]:
-    """Score clips (seed, 0 … num_clips − 1) under each of CONDITIONS; also returns the chance F1."""
+    """Score clips (seed, 0 … num_clips − 1) under each of CONDITIONS; also returns the chance F1.
+
+    ``varied`` draws the clips with every free choice of the spec varied (their audio follows the spec
+    all the same); ``detector`` is the onset detector scored.
+    """
+    from foleyzoo.synthfoley.variation import generate_varied_clip
+
     profiles = reference_profiles()
     scores: dict[str, list] = {condition: [] for condition in CONDITIONS}
     truths = []
     for index in range(num_clips):
-        clip = generate_clip((seed, index))
+        clip = generate_varied_clip((seed, index))[0] if varied else generate_clip((seed, index))
         truth = GroundTruth.from_json(clip.spec.to_json())
         truths.append(truth)
         audio = {
@@ -61,7 +73,9 @@ def calibrate(
             "late": delayed(clip.clean_audio, shift),
         }
         for condition in CONDITIONS:
-            scores[condition].append(score_clip(audio[condition], truth, stem=str(index), profiles=profiles))
+            scores[condition].append(
+                score_clip(audio[condition], truth, stem=str(index), profiles=profiles, detector=detector)
+            )
     return {condition: summarize(clip_scores) for condition, clip_scores in scores.items()}, chance_f1(
         truths, shift
     )

@@ -20,8 +20,10 @@ from foleyzoo.api import Waveform
 from foleyzoo.data.audio import resample
 from foleyzoo.synthfoley.scorer import (
     SAMPLE_RATE,
+    STANDARD,
     ClipScore,
     GroundTruth,
+    OnsetDetector,
     ScoreSummary,
     reference_profiles,
     score_clip,
@@ -45,8 +47,9 @@ SYNTHFOLEY_DIRECTIONS = {
 class ClipScorer:
     """Scores generated clips one by one and pools them: ``add`` each, then ``summary``."""
 
-    def __init__(self) -> None:
+    def __init__(self, detector: OnsetDetector = STANDARD) -> None:
         self.scores: list[ClipScore] = []
+        self.detector = detector
         self._profiles: dict[str, np.ndarray] | None = None
 
     def add(
@@ -59,7 +62,9 @@ class ClipScorer:
             audio = audio.detach().cpu()
         if self._profiles is None:
             self._profiles = reference_profiles()
-        score = score_clip(audio, truth, SAMPLE_RATE, stem or str(len(self.scores)), self._profiles)
+        score = score_clip(
+            audio, truth, SAMPLE_RATE, stem or str(len(self.scores)), self._profiles, self.detector
+        )
         self.scores.append(score)
         return score
 
