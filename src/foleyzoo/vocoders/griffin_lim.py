@@ -1,9 +1,15 @@
 """Griffin-Lim vocoder: no weights, no training — the default vocoder of tiny recipes and the phase baseline.
 
 The log-mel is mapped back to a linear magnitude spectrogram by non-negative least squares (pseudo-inverse
-clamped at zero, refined by multiplicative NNLS updates), then a phase is found by fast Griffin-Lim
+clamped at zero, refined by 512 multiplicative NNLS updates), then a phase is found by fast Griffin-Lim
 (Perraudin et al., 2013: Griffin-Lim with momentum) using torch.stft/istft. The initial phase is drawn
 from a fixed seed, so the output is a deterministic function of the mel.
+
+The NNLS must converge: after a few updates each mel band's energy is still spread evenly over its linear
+bins, Griffin-Lim builds several close sinusoids where the sound had one, and their beating in a decay
+reads as new onsets (on clean SynthFoley mels, the strict onset detector's precision was 0.53 after 8
+updates and 0.90 after 512; ``tests/vocoders/test_griffin_lim_transients.py``). 512 updates cost about
+0.35 s for 4 s of 16 kHz audio on one CPU core. Bundles keep the number they were exported with.
 """
 
 from __future__ import annotations
@@ -45,7 +51,7 @@ class GriffinLimVocoder(MelVocoderMixin, Vocoder):
         f_max: float | None = None,
         iterations: int = 32,
         momentum: float = 0.99,
-        nnls_steps: int = 8,
+        nnls_steps: int = 512,
         seed: int = 0,
     ) -> None:
         super().__init__()
