@@ -17,6 +17,7 @@ from foleyzoo.synthfoley.variation import (
     COLOUR_TOLERANCE,
     CRF_RANGE,
     HELD_OUT,
+    PRESETS,
     Variety,
     draw_style,
     draw_varied_scene,
@@ -75,6 +76,7 @@ def test_styles_cover_every_choice_and_keep_colours_within_tolerance() -> None:
     }
     assert any(s.floor_line is None for s in styles) and any(s.floor_line is not None for s in styles)
     assert {s.crf for s in styles} == set(range(CRF_RANGE[0], CRF_RANGE[1] + 1))
+    assert {s.preset for s in styles} == set(PRESETS)
     for shape in ("square", "diamond", "triangle"):
         assert len({s.extents[shape] for s in styles}) > 1
     for style, name in itertools.product(styles, spec.COLOURS):

@@ -14,7 +14,7 @@ habits instead of the spec. This module draws each of them per clip, within what
   "radius" read as the circumscribed or the inscribed circle), colours shifted by up to
   :data:`COLOUR_TOLERANCE` levels a channel, a drawn floor line or none, objects kept inside the frame at
   the top or let out of it, either drawing order;
-* **video**: the H.264 constant rate factor the clip's mp4 is written with (:func:`write_varied_clip`),
+* **video**: the H.264 constant rate factor and preset the clip's mp4 is written with (:func:`write_varied_clip`),
   or applied in memory (:func:`h264_round_trip`) so that training sees what a decoded file holds.
 
 The audio and the sidecar JSON follow the spec exactly (:func:`~foleyzoo.synthfoley.generator.render_audio`),
@@ -23,6 +23,7 @@ so every clip is scored as any other.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import tempfile
@@ -78,6 +79,9 @@ COLOUR_TOLERANCE = 16
 CRF_RANGE = (17, 30)
 """x264 constant rate factors a clip's video may be written with: foleyzoo's own 17 to a lossy 30."""
 
+PRESETS = ("veryfast", "medium")
+"""x264 presets a clip's video may be written with (medium is x264's default)."""
+
 EXTENTS = {
     # shape: ((half width, height) over the radius) choices: the radius as circumscribed … inscribed circle
     "circle": ((1.0, 2.0),),
@@ -101,6 +105,7 @@ class RenderStyle:
     keep_inside: bool = False
     reverse_order: bool = False
     crf: int = 17
+    preset: str = "medium"
 
 
 @dataclass(frozen=True)
@@ -139,6 +144,7 @@ def draw_style(rng: np.random.Generator) -> RenderStyle:
         keep_inside=bool(rng.random() < 0.5),
         reverse_order=bool(rng.random() < 0.5),
         crf=int(rng.integers(CRF_RANGE[0], CRF_RANGE[1] + 1)),
+        preset=str(rng.choice(PRESETS)),
     )
 
 
@@ -225,14 +231,18 @@ def render_styled_frames(spec: ClipSpec, style: RenderStyle, size: int = SIZE) -
     return np.clip(np.rint(image), 0, 255).astype(np.uint8)
 
 
-def _write_h264(path: Path, frames: np.ndarray, fps: float, crf: int) -> None:
-    """A video-only mp4: (T, H, W, 3) uint8 frames as H.264 (libx264, yuv420p) at ``crf``, frame k at k / fps."""
+def _encode_h264(
+    target: str | Path | io.BytesIO, frames: np.ndarray, fps: float, crf: int, preset: str
+) -> None:
+    """A video-only mp4 of (T, H, W, 3) uint8 frames: H.264 (libx264, yuv420p, one thread, so the bytes do
+    not depend on the machine) at ``crf`` and ``preset``, frame k at k / fps."""
     import av
 
-    with av.open(str(path), mode="w") as out:
+    with av.open(target, mode="w", format="mp4") as out:
         stream = out.add_stream("libx264", rate=int(fps))
         stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-        stream.options = {"crf": str(crf)}
+        stream.options = {"crf": str(crf), "preset": preset}
+        stream.thread_count = 1
         for k, image in enumerate(frames):
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
             frame.pts = k
@@ -240,16 +250,16 @@ def _write_h264(path: Path, frames: np.ndarray, fps: float, crf: int) -> None:
         out.mux(stream.encode(None))
 
 
-def h264_round_trip(frames: np.ndarray, crf: int, fps: float = FPS) -> np.ndarray:
+def h264_round_trip(frames: np.ndarray, crf: int, fps: float = FPS, preset: str = "medium") -> np.ndarray:
     """``frames`` (T, H, W, 3) uint8 as an H.264 (yuv420p) file at ``crf`` decodes them: what a model
-    reading the clip's mp4 sees."""
+    reading the clip's mp4 sees. Encoded in memory."""
     import av
 
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "clip.mp4"
-        _write_h264(path, frames, fps, crf)
-        with av.open(str(path)) as source:
-            decoded = [frame.to_ndarray(format="rgb24") for frame in source.decode(video=0)]
+    buffer = io.BytesIO()
+    _encode_h264(buffer, frames, fps, crf, preset)
+    buffer.seek(0)
+    with av.open(buffer) as source:
+        decoded = [frame.to_ndarray(format="rgb24") for frame in source.decode(video=0)]
     return np.stack(decoded)[: len(frames)]
 
 
@@ -263,7 +273,7 @@ def generate_varied_clip(
     style = draw_style(np.random.default_rng(style_seed))
     frames = render_styled_frames(spec, style)
     if encode:
-        frames = h264_round_trip(frames, style.crf, spec.fps)
+        frames = h264_round_trip(frames, style.crf, spec.fps, style.preset)
     audio, clean = render_audio(spec, np.random.default_rng(audio_seed))
     return SynthClip(spec=spec, frames=frames, audio=audio, clean_audio=clean), style
 
@@ -280,7 +290,7 @@ def write_varied_clip(
     paths = [out / f"{stem}.mp4", out / f"{stem}.json"]
     with tempfile.TemporaryDirectory() as folder:
         silent_video = Path(folder) / "video.mp4"
-        _write_h264(silent_video, clip.frames, clip.spec.fps, style.crf)
+        _encode_h264(silent_video, clip.frames, clip.spec.fps, style.crf, style.preset)
         mux_audio(silent_video, clip.audio, clip.spec.sample_rate, paths[0])
     paths[1].write_text(json.dumps(clip.spec.to_json(), indent=1) + "\n")
     if write_clean_wav:
