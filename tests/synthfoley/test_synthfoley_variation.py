@@ -137,3 +137,13 @@ def test_varied_training_data_needs_in_memory_clips(tmp_path: Path) -> None:
     module = SynthFoleyDataModule(folder=str(tmp_path), varied=True, sample_rate=16000)
     with pytest.raises(ConfigError, match="synth make --varied"):
         module.setup("fit")
+
+
+def test_training_can_ask_for_more_silent_objects_without_changing_the_default_clips() -> None:
+    with_silent = [make_item(4, index, silent_probability=1.0)["meta"] for index in range(6)]
+    assert all(any(o["class"] == "silent" for o in meta["objects"]) for meta in with_silent)
+    none = [make_item(4, index, silent_probability=0.0)["meta"] for index in range(6)]
+    assert not any(o["class"] == "silent" for meta in none for o in meta["objects"])
+    assert make_item(4, 0)["meta"] == spec.generate_clip((4, 0)).spec.to_json()
+    varied = [make_item(4, i, variety=Variety(0.0, 0.0, 1.0))["meta"] for i in range(4)]
+    assert all(any(o["class"] == "silent" for o in meta["objects"]) for meta in varied)

@@ -12,7 +12,7 @@ from foleyzoo.data.clips import ClipFormat, ClipRef
 from foleyzoo.data.datamodules import ClipDataModule
 from foleyzoo.data.datasets import ClipDataset, scan_video_folder
 from foleyzoo.errors import ConfigError
-from foleyzoo.synthfoley.generator import FPS, SAMPLE_RATE
+from foleyzoo.synthfoley.generator import FPS, SAMPLE_RATE, SILENT_PROBABILITY
 from foleyzoo.synthfoley.variation import Variety
 
 
@@ -43,6 +43,7 @@ class SynthFoleyClips(Dataset):
         clean: bool = False,
         clean_fraction: float = 0.0,
         variety: Variety | None = None,
+        silent_probability: float = SILENT_PROBABILITY,
     ) -> None:
         from foleyzoo.synthfoley.dataset import SynthFoleyDataset
 
@@ -58,6 +59,7 @@ class SynthFoleyClips(Dataset):
             clean=clean,
             clean_fraction=clean_fraction,
             variety=variety,
+            silent_probability=silent_probability,
         )
         self.fmt = fmt
         self.cache: dict[int, dict[str, Any]] | None = {} if cache else None
@@ -104,7 +106,8 @@ class SynthFoleyDataModule(ClipDataModule):
     their bounds, H.264 quality; :mod:`foleyzoo.synthfoley.variation`), so that a model learns the spec
     rather than one generator's habits (in-memory clips only): ``bounds_share`` of the clips have their
     draws pushed to the ends of the spec's ranges (the rest uniform) and ``stop_share`` of the objects stop
-    bouncing early."""
+    bouncing early. ``silent_probability`` is the chance that a training clip has a silent object (the
+    spec's 0.3 by default; more teaches more often that a silent object's bounce makes no sound)."""
 
     def __init__(
         self,
@@ -123,6 +126,7 @@ class SynthFoleyDataModule(ClipDataModule):
         varied: bool = False,
         bounds_share: float = 0.5,
         stop_share: float = 0.25,
+        silent_probability: float = SILENT_PROBABILITY,
         **clip_options: Any,
     ) -> None:
         super().__init__(
@@ -132,7 +136,10 @@ class SynthFoleyDataModule(ClipDataModule):
         self.clip_duration, self.folder, self.val_percent = clip_duration, folder, val_percent
         self.cache = cache
         self.clean, self.clean_fraction, self.varied = clean, clean_fraction, varied
-        self.variety = Variety(bounds_share, stop_share) if varied else None
+        if not 0.0 <= silent_probability <= 1.0:
+            raise ConfigError(f"silent_probability must be in [0, 1], got {silent_probability}")
+        self.silent_probability = silent_probability
+        self.variety = Variety(bounds_share, stop_share, silent_probability) if varied else None
         if clean and clean_fraction:
             raise ConfigError("clean: true already serves every clip clean; leave clean_fraction at 0")
         if not 0.0 <= clean_fraction <= 1.0:
@@ -170,6 +177,7 @@ class SynthFoleyDataModule(ClipDataModule):
             self.clean,
             self.clean_fraction,
             self.variety,
+            self.silent_probability,
         )
         self.val_set = SynthFoleyClips(
             self.num_val,
@@ -180,6 +188,7 @@ class SynthFoleyDataModule(ClipDataModule):
             self.clean,
             self.clean_fraction,
             self.variety,
+            self.silent_probability,
         )
 
     def extraction_datasets(self) -> dict[str, Dataset]:

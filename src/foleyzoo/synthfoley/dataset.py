@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
-from foleyzoo.synthfoley.generator import DURATION, generate_clip
+from foleyzoo.synthfoley.generator import DURATION, SILENT_PROBABILITY, generate_clip
 
 if TYPE_CHECKING:
     from foleyzoo.synthfoley.variation import Variety
@@ -22,7 +22,12 @@ __all__ = ["SynthFoleyDataset", "SynthFoleyStream", "collate_items", "make_item"
 
 
 def make_item(
-    seed: int, index: int, duration: float = DURATION, clean: bool = False, variety: Variety | None = None
+    seed: int,
+    index: int,
+    duration: float = DURATION,
+    clean: bool = False,
+    variety: Variety | None = None,
+    silent_probability: float = SILENT_PROBABILITY,
 ) -> dict[str, Any]:
     """Clip ``index`` of ``seed`` as an item dict.
 
@@ -30,14 +35,15 @@ def make_item(
     ``clean``, else with the noise floor), ``caption`` str and ``meta`` (the sidecar JSON dict).
     With a ``variety`` the clip is drawn with every choice the spec leaves free varied and its frames
     passed through H.264 (:mod:`foleyzoo.synthfoley.variation`), as another conforming generator's mp4
-    holds it.
+    holds it. ``silent_probability`` (the spec's 0.3 by default) is the chance of a silent object when
+    there is no ``variety`` (a variety carries its own).
     """
     if variety is not None:
         from foleyzoo.synthfoley.variation import generate_varied_clip
 
         clip, _ = generate_varied_clip((seed, index), duration, encode=True, variety=variety)
     else:
-        clip = generate_clip((seed, index), duration)
+        clip = generate_clip((seed, index), duration, silent_probability)
     frames = torch.from_numpy(clip.frames).permute(0, 3, 1, 2).float().div_(255.0)
     audio = torch.from_numpy(clip.clean_audio if clean else clip.audio)
     return {"frames": frames, "audio": audio, "caption": clip.spec.caption, "meta": clip.spec.to_json()}
@@ -65,6 +71,7 @@ class SynthFoleyDataset(Dataset):
         clean: bool = False,
         clean_fraction: float = 0.0,
         variety: Variety | None = None,
+        silent_probability: float = SILENT_PROBABILITY,
     ) -> None:
         if num_clips < 0:
             raise ValueError(f"num_clips must be >= 0, got {num_clips}")
@@ -74,6 +81,7 @@ class SynthFoleyDataset(Dataset):
             raise ValueError("clean=True already serves every clip clean; leave clean_fraction at 0")
         self.num_clips, self.seed, self.duration, self.clean = num_clips, seed, duration, clean
         self.clean_fraction, self.variety = clean_fraction, variety
+        self.silent_probability = silent_probability
 
     def __len__(self) -> int:
         return self.num_clips
@@ -83,7 +91,7 @@ class SynthFoleyDataset(Dataset):
             raise IndexError(f"clip {index} out of range for {self.num_clips} clips")
         index %= self.num_clips
         clean = self.clean or served_clean(index, self.clean_fraction)
-        return make_item(self.seed, index, self.duration, clean, self.variety)
+        return make_item(self.seed, index, self.duration, clean, self.variety, self.silent_probability)
 
 
 class SynthFoleyStream(IterableDataset):

@@ -84,9 +84,10 @@ class SynthFoleyScores(Metric):
 
     full_state_update = False
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, detector: OnsetDetector = STANDARD, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.scores: list[ClipScore] = []
+        self.detector = detector
         self._profiles: dict[str, np.ndarray] | None = None
 
     def reset(self) -> None:
@@ -117,7 +118,7 @@ class SynthFoleyScores(Metric):
                 truth = GroundTruth.from_json(dict(truth))
             stem = stems[row] if stems is not None else str(len(self.scores))
             clip = samples[row].double().numpy()
-            self.scores.append(score_clip(clip, truth, SAMPLE_RATE, stem, self._profiles))
+            self.scores.append(score_clip(clip, truth, SAMPLE_RATE, stem, self._profiles, self.detector))
 
     def compute(self) -> dict[str, float]:
         if not self.scores:

@@ -201,14 +201,17 @@ def _draw_object(rng: np.random.Generator, category: str, duration: float) -> Sc
     return SceneObject(category, x, radius, impacts, None if f0 is None else float(f0))
 
 
-def draw_scene(rng: np.random.Generator, duration: float = DURATION) -> ClipSpec:
-    """Draw a clip's ground truth: background, 1–3 sounding objects of distinct classes, maybe a silent one."""
+def draw_scene(
+    rng: np.random.Generator, duration: float = DURATION, silent_probability: float = SILENT_PROBABILITY
+) -> ClipSpec:
+    """Draw a clip's ground truth: background, 1–3 sounding objects of distinct classes, maybe a silent one
+    (with the spec's probability 0.3 unless training asks for more)."""
     if duration <= END_MARGIN + FIRST_IMPACT_RANGE[0]:
         raise ValueError(f"SynthFoley clips need a duration above {END_MARGIN + FIRST_IMPACT_RANGE[0]} s")
     background = int(rng.integers(BACKGROUND_RANGE[0], BACKGROUND_RANGE[1] + 1))
     count = int(rng.integers(SOUNDING_COUNT_RANGE[0], SOUNDING_COUNT_RANGE[1] + 1))
     categories = [CLASSES[i] for i in rng.choice(len(CLASSES), size=count, replace=False)]
-    if rng.random() < SILENT_PROBABILITY:
+    if rng.random() < silent_probability:
         categories.append(SILENT)
     objects = tuple(_draw_object(rng, category, duration) for category in categories)
     return ClipSpec(duration=duration, objects=objects, background=background)
@@ -396,10 +399,12 @@ class SynthClip:
     clean_audio: np.ndarray
 
 
-def generate_clip(seed: int | Sequence[int], duration: float = DURATION) -> SynthClip:
+def generate_clip(
+    seed: int | Sequence[int], duration: float = DURATION, silent_probability: float = SILENT_PROBABILITY
+) -> SynthClip:
     """Generate one clip, a pure function of ``seed`` (an int or a sequence such as (dataset seed, index))."""
     scene_seed, audio_seed = np.random.SeedSequence(seed).spawn(2)
-    spec = draw_scene(np.random.default_rng(scene_seed), duration)
+    spec = draw_scene(np.random.default_rng(scene_seed), duration, silent_probability)
     audio, clean = render_audio(spec, np.random.default_rng(audio_seed))
     return SynthClip(spec=spec, frames=render_frames(spec), audio=audio, clean_audio=clean)
 

@@ -115,6 +115,7 @@ class Variety:
 
     bounds_share: float = 1.0
     stop_share: float = 0.5
+    silent_probability: float = SILENT_PROBABILITY
 
 
 HELD_OUT = Variety(bounds_share=1.0, stop_share=0.5)
@@ -172,7 +173,7 @@ def draw_varied_scene(
     background = round(_draw(rng, *BACKGROUND_RANGE, bounds))
     count = int(rng.integers(SOUNDING_COUNT_RANGE[0], SOUNDING_COUNT_RANGE[1] + 1))
     categories = [CLASSES[i] for i in rng.choice(len(CLASSES), size=count, replace=False)]
-    if rng.random() < SILENT_PROBABILITY:
+    if rng.random() < variety.silent_probability:
         categories.insert(int(rng.integers(len(categories) + 1)), SILENT)
     objects = []
     for category in categories:
