@@ -23,13 +23,18 @@ def test_smoke_quickstart_runs_every_stage_then_skips_or_resumes(
         assert (tmp_path / stage.checkpoint).is_file()
         assert json.loads((tmp_path / "runs/quickstart/stages" / f"{stage.name}.json").read_text())["smoke"]
     result = json.loads((tmp_path / "runs/quickstart/scores.json").read_text())
-    assert result["clips"] == 2 and set(result["scores"]) == {
+    measures = {
         "onset_f1",
+        "onset_precision",
+        "onset_recall",
         "median_offset_ms",
         "class_accuracy",
         "pan_error",
         "silent_false_alarm_rate",
+        "silent_clip_alarm_rate",
     }
+    assert result["clips"] == 2 and set(result["scores"]) == set(result["varied_scores"]) == measures
+    assert result["detector"] == "strict" and result["varied_seed"] != result["seed"]
     card = json.loads((tmp_path / "runs/quickstart/pipeline/card.json").read_text())
     assert card["scores"] == result["scores"] and "onset_f1" in first
     assert run(["models"]) == 0  # the bundle is registered where `foleyzoo models` looks

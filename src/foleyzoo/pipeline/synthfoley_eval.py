@@ -18,9 +18,12 @@ from foleyzoo.synthfoley.dataset import make_item
 from foleyzoo.synthfoley.evaluation import ClipScorer
 from foleyzoo.synthfoley.generator import FPS
 from foleyzoo.synthfoley.scorer import (
+    STANDARD,
     GroundTruth,
+    OnsetDetector,
     ScoreSummary,
 )
+from foleyzoo.synthfoley.variation import HELD_OUT
 
 EDGE = 0.05
 """Seconds after a cut in which events are not counted (their onset may fall before the cut)."""
@@ -45,16 +48,20 @@ def score_pipeline(
     duration: float = 4.0,
     last_seconds: float | None = None,
     noise_seed: int = 0,
+    detector: OnsetDetector = STANDARD,
+    varied: bool = False,
     **options: Any,
 ) -> ScoreSummary:
     """Generate stereo audio for ``clips`` clean SynthFoley clips of ``seed`` and score it.
 
     ``options`` go to :meth:`FoleyPipeline.generate` (``steps``, ``cfg``, ``sampler``); clip ``i`` is
     generated with seed ``noise_seed + i``, so other ``noise_seed`` values give other draws of the noise.
+    ``detector`` is the scorer's onset detector; ``varied`` draws the clips with every choice the spec
+    leaves free varied and their frames through H.264 (:mod:`foleyzoo.synthfoley.variation`).
     """
-    scorer = ClipScorer()
+    scorer = ClipScorer(detector)
     for index in range(clips):
-        item = make_item(seed, index, duration, clean=True)
+        item = make_item(seed, index, duration, clean=True, variety=HELD_OUT if varied else None)
         truth = GroundTruth.from_json(item["meta"])
         video = VideoFrames(item["frames"], FPS)
         audio = pipeline.generate(
@@ -72,8 +79,11 @@ def summary_row(summary: ScoreSummary) -> dict[str, float]:
     alarms = summary.silent_false_alarms / summary.silent_impacts if summary.silent_impacts else 0.0
     return {
         "onset_f1": summary.f1,
+        "onset_precision": summary.precision,
+        "onset_recall": summary.recall,
         "median_offset_ms": summary.median_offset_ms,
         "class_accuracy": summary.class_accuracy,
         "pan_error": summary.pan_error,
         "silent_false_alarm_rate": alarms,
+        "silent_clip_alarm_rate": summary.silent_clip_alarm_rate,
     }
