@@ -239,7 +239,7 @@ def _encode_h264(
     not depend on the machine) at ``crf`` and ``preset``, frame k at k / fps."""
     import av
 
-    with av.open(target, mode="w", format="mp4") as out:
+    with av.open(str(target) if isinstance(target, Path) else target, mode="w", format="mp4") as out:
         stream = out.add_stream("libx264", rate=int(fps))
         stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
         stream.options = {"crf": str(crf), "preset": preset}
