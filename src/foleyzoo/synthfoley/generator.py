@@ -33,6 +33,7 @@ __all__ = [
     "bottom_edge",
     "caption_for",
     "class_references",
+    "coverage",
     "draw_scene",
     "generate_clip",
     "impact_amplitudes",
@@ -41,6 +42,7 @@ __all__ = [
     "render_audio",
     "render_frames",
     "write_clip",
+    "write_sidecars",
 ]
 
 # --------------------------------------------------------------------------- the contract's numbers
@@ -236,42 +238,57 @@ def bottom_edge(impacts: Sequence[float], times: np.ndarray) -> np.ndarray:
     return np.maximum(y, 0.0)
 
 
-def _inside(shape: str, dx: np.ndarray, dy: np.ndarray, radius: float) -> np.ndarray:
+EXTENT = (1.0, 2.0)
+"""A shape's half width and height over its radius: every shape is 2r wide and 2r tall."""
+
+
+def _inside(
+    shape: str, dx: np.ndarray, dy: np.ndarray, radius: float, extent: tuple[float, float] = EXTENT
+) -> np.ndarray:
     """Whether points at offsets (dx, dy) from the shape's bottom-centre point lie in the filled shape.
 
-    dy is measured downwards, so the shape occupies dy in [−2r, 0]; every shape is 2r wide and 2r tall.
+    dy is measured downwards, so the shape occupies dy in [−height, 0]; ``extent`` gives the half width and
+    the height over the radius (a circle is always a circle of the radius).
     """
-    cy = dy + radius  # offset from the shape's centre
+    half, height = extent[0] * radius, extent[1] * radius
     if shape == "circle":
-        return dx**2 + cy**2 <= radius**2
+        return dx**2 + (dy + radius) ** 2 <= radius**2
+    cy = dy + height / 2  # offset from the shape's centre
     if shape == "square":
-        return (np.abs(dx) <= radius) & (np.abs(cy) <= radius)
+        return (np.abs(dx) <= half) & (np.abs(cy) <= height / 2)
     if shape == "diamond":
-        return np.abs(dx) + np.abs(cy) <= radius
+        return np.abs(dx) + np.abs(cy) * (half / (height / 2)) <= half
     if shape == "triangle":  # apex at the top, base on the bottom edge
-        depth = dy + 2 * radius  # distance below the apex
-        return (depth >= 0) & (dy <= 0) & (np.abs(dx) <= depth / 2)
+        depth = dy + height  # distance below the apex
+        return (depth >= 0) & (dy <= 0) & (np.abs(dx) <= depth * (half / height))
     raise ValueError(f"unknown shape {shape!r}")
 
 
-def _columns(obj: SceneObject, size: int) -> slice:
+def _columns(obj: SceneObject, size: int, half_width: float) -> slice:
     """The pixel columns the object can touch (its x extent never changes): where drawing is needed."""
     return slice(
-        max(0, math.floor((obj.x - obj.radius) * size)), min(size, math.ceil((obj.x + obj.radius) * size))
+        max(0, math.floor((obj.x - half_width) * size)), min(size, math.ceil((obj.x + half_width) * size))
     )
 
 
-def _coverage(obj: SceneObject, times: np.ndarray, size: int, columns: slice) -> np.ndarray:
-    """Fraction (T, size, width) of each pixel in ``columns`` covered by the object at each time."""
-    fine = size * SUPERSAMPLE
+def coverage(
+    obj: SceneObject,
+    bottoms: np.ndarray,
+    size: int,
+    supersample: int = SUPERSAMPLE,
+    extent: tuple[float, float] = EXTENT,
+) -> tuple[slice, np.ndarray]:
+    """The pixel columns the object can touch, and the fraction (T, size, width) of each of their pixels it
+    covers when its bottom edge is at ``bottoms`` (T,): each pixel sampled on supersample² points."""
+    columns = _columns(obj, size, max(extent[0], 1.0) * obj.radius)
+    fine = size * supersample
     centres = (np.arange(fine) + 0.5) / fine
-    fine_columns = centres[columns.start * SUPERSAMPLE : columns.stop * SUPERSAMPLE]
-    bottoms = bottom_edge(obj.impacts, times)
+    fine_columns = centres[columns.start * supersample : columns.stop * supersample]
     dy = centres[None, :, None] - bottoms[:, None, None]
     dx = (fine_columns - obj.x)[None, None, :]
-    mask = _inside(SHAPES[obj.category], dx, dy, obj.radius)
+    mask = _inside(SHAPES[obj.category], dx, dy, obj.radius, extent)
     width = columns.stop - columns.start
-    return mask.reshape(len(times), size, SUPERSAMPLE, width, SUPERSAMPLE).mean(axis=(2, 4))
+    return columns, mask.reshape(len(bottoms), size, supersample, width, supersample).mean(axis=(2, 4))
 
 
 def render_frames(spec: ClipSpec, size: int = SIZE) -> np.ndarray:
@@ -282,8 +299,8 @@ def render_frames(spec: ClipSpec, size: int = SIZE) -> np.ndarray:
     times = np.arange(round(spec.duration * spec.fps)) / spec.fps
     image = np.full((len(times), size, size, 3), float(spec.background))
     for obj in spec.objects:
-        columns = _columns(obj, size)
-        cover = _coverage(obj, times, size, columns)[..., None]
+        columns, cover = coverage(obj, bottom_edge(obj.impacts, times), size)
+        cover = cover[..., None]
         colour = np.asarray(COLOURS[obj.category], dtype=np.float64)
         image[:, :, columns] = image[:, :, columns] * (1.0 - cover) + colour * cover
     return np.clip(np.rint(image), 0, 255).astype(np.uint8)
@@ -414,14 +431,21 @@ def write_clip(out_dir: str | Path, stem: str, clip: SynthClip, write_clean_wav:
 
     Returns the paths written. The WAV is 32-bit float, so it holds the clean mix exactly.
     """
-    from foleyzoo.io.media import write_video, write_wav  # torch and PyAV only where files are written
+    from foleyzoo.io.media import write_video  # torch and PyAV only where files are written
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = [out / f"{stem}.mp4", out / f"{stem}.json"]
-    write_video(paths[0], clip.frames, clip.spec.fps, clip.audio, clip.spec.sample_rate)
-    paths[1].write_text(json.dumps(clip.spec.to_json(), indent=1) + "\n")
+    write_video(out / f"{stem}.mp4", clip.frames, clip.spec.fps, clip.audio, clip.spec.sample_rate)
+    return [out / f"{stem}.mp4", *write_sidecars(out, stem, clip, write_clean_wav)]
+
+
+def write_sidecars(out: Path, stem: str, clip: SynthClip, write_clean_wav: bool) -> list[Path]:
+    """Write ``<stem>.json`` (the ground truth) and maybe ``<stem>.wav`` (the clean mix, 32-bit float)."""
+    from foleyzoo.io.media import write_wav
+
+    paths = [out / f"{stem}.json"]
+    paths[0].write_text(json.dumps(clip.spec.to_json(), indent=1) + "\n")
     if write_clean_wav:
         paths.append(out / f"{stem}.wav")
-        write_wav(paths[2], clip.clean_audio, clip.spec.sample_rate)
+        write_wav(paths[1], clip.clean_audio, clip.spec.sample_rate)
     return paths

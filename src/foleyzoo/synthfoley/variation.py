@@ -24,7 +24,6 @@ so every clip is scored as any other.
 from __future__ import annotations
 
 import io
-import json
 import math
 import tempfile
 from collections.abc import Sequence
@@ -55,7 +54,9 @@ from foleyzoo.synthfoley.generator import (
     SceneObject,
     SynthClip,
     bottom_edge,
+    coverage,
     render_audio,
+    write_sidecars,
 )
 
 __all__ = [
@@ -189,23 +190,6 @@ def draw_varied_scene(
     return ClipSpec(duration=duration, objects=tuple(objects), background=background)
 
 
-def _inside(
-    shape: str, extent: tuple[float, float], dx: np.ndarray, dy: np.ndarray, radius: float
-) -> np.ndarray:
-    """Whether offsets (dx, dy) from a shape's bottom centre (dy downwards) fall in the filled shape."""
-    half, height = extent[0] * radius, extent[1] * radius
-    if shape == "circle":
-        return dx**2 + (dy + radius) ** 2 <= radius**2
-    if shape == "square":
-        return (np.abs(dx) <= half) & (dy <= 0) & (dy >= -height)
-    if shape == "diamond":
-        return np.abs(dx) / half + np.abs(dy + height / 2) / (height / 2) <= 1
-    if shape == "triangle":
-        depth = dy + height
-        return (depth >= 0) & (dy <= 0) & (np.abs(dx) <= half * depth / height)
-    raise ValueError(f"unknown shape {shape!r}")
-
-
 def render_styled_frames(spec: ClipSpec, style: RenderStyle, size: int = SIZE) -> np.ndarray:
     """The clip's frames ``(T, size, size, 3)`` uint8 drawn in ``style`` (frame k shows t = k / fps)."""
     times = np.arange(round(spec.duration * spec.fps)) / spec.fps
@@ -213,22 +197,15 @@ def render_styled_frames(spec: ClipSpec, style: RenderStyle, size: int = SIZE) -
     if style.floor_line is not None:
         row = min(size - 1, int(FLOOR_Y * size))
         image[:, row] = style.floor_line
-    fine = size * style.supersample
-    centres = (np.arange(fine) + 0.5) / fine
     objects = reversed(spec.objects) if style.reverse_order else spec.objects
     for obj in objects:
-        shape = SHAPES[obj.category]
-        extent = style.extents[shape]
+        extent = style.extents[SHAPES[obj.category]]
         bottoms = bottom_edge(obj.impacts, times)
         if style.keep_inside:
             bottoms = np.maximum(bottoms, extent[1] * obj.radius)
-        dy = centres[None, :, None] - bottoms[:, None, None]
-        dx = (centres - obj.x)[None, None, :]
-        mask = _inside(shape, extent, dx, dy, obj.radius)
-        s = style.supersample
-        cover = mask.reshape(len(times), size, s, size, s).mean(axis=(2, 4))[..., None]
+        columns, cover = coverage(obj, bottoms, size, style.supersample, extent)
         colour = np.asarray(style.colours[obj.category], dtype=np.float64)
-        image = image * (1.0 - cover) + colour * cover
+        image[:, :, columns] = image[:, :, columns] * (1.0 - cover[..., None]) + colour * cover[..., None]
     return np.clip(np.rint(image), 0, 255).astype(np.uint8)
 
 
@@ -284,17 +261,12 @@ def write_varied_clip(
 ) -> list[Path]:
     """Write ``<stem>.mp4`` (H.264 at the style's CRF + AAC of the noisy mix), ``<stem>.json`` and maybe
     ``<stem>.wav`` (the clean mix), as :func:`~foleyzoo.synthfoley.generator.write_clip` does."""
-    from foleyzoo.io.media import mux_audio, write_wav
+    from foleyzoo.io.media import mux_audio
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = [out / f"{stem}.mp4", out / f"{stem}.json"]
     with tempfile.TemporaryDirectory() as folder:
         silent_video = Path(folder) / "video.mp4"
         _encode_h264(silent_video, clip.frames, clip.spec.fps, style.crf, style.preset)
-        mux_audio(silent_video, clip.audio, clip.spec.sample_rate, paths[0])
-    paths[1].write_text(json.dumps(clip.spec.to_json(), indent=1) + "\n")
-    if write_clean_wav:
-        paths.append(out / f"{stem}.wav")
-        write_wav(paths[2], clip.clean_audio, clip.spec.sample_rate)
-    return paths
+        mux_audio(silent_video, clip.audio, clip.spec.sample_rate, out / f"{stem}.mp4")
+    return [out / f"{stem}.mp4", *write_sidecars(out, stem, clip, write_clean_wav)]
