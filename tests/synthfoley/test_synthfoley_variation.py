@@ -108,9 +108,11 @@ def test_h264_round_trip_keeps_frame_order_and_count() -> None:
 
 
 def test_varied_clips_are_a_pure_function_of_the_seed_and_differ_from_the_standard_ones() -> None:
-    first, _ = generate_varied_clip((9, 4), encode=True)
-    again, _ = generate_varied_clip((9, 4), encode=True)
+    first, _ = generate_varied_clip((9, 4))
+    again, _ = generate_varied_clip((9, 4))
     assert np.array_equal(first.frames, again.frames) and np.array_equal(first.audio, again.audio)
+    encoded, _ = generate_varied_clip((9, 4), encode=True)  # x264 through PyAV is not bit-exact run to run
+    assert np.abs(encoded.frames.astype(float) - first.frames.astype(float)).mean() < 4
     standard = spec.generate_clip((9, 4))
     assert first.spec.to_json() != standard.spec.to_json()
     item = make_item(9, 4, variety=HELD_OUT, clean=True)
