@@ -9,7 +9,8 @@ The NNLS must converge: after a few updates each mel band's energy is still spre
 bins, Griffin-Lim builds several close sinusoids where the sound had one, and their beating in a decay
 reads as new onsets (on clean SynthFoley mels, the strict onset detector's precision was 0.53 after 8
 updates and 0.90 after 512; ``tests/vocoders/test_griffin_lim_transients.py``). 512 updates cost about
-0.35 s for 4 s of 16 kHz audio on one CPU core. Bundles keep the number they were exported with.
+0.13 s for 4 s of 16 kHz audio on one CPU core, 4 to 7 times less than with a dense FᵀF product
+(``benchmarks/griffin_lim_speed.py``). Bundles keep the number they were exported with.
 """
 
 from __future__ import annotations
@@ -22,19 +23,42 @@ from foleyzoo.codecs.mel import MelConfig, mel_filterbank
 from foleyzoo.vocoders.base import MelVocoderMixin
 
 
+def _column_entries(filters: Tensor) -> tuple[Tensor, Tensor]:
+    """Each linear bin's mel bands as (K, F) row indices and (K, F, 1) weights, K the most bands any bin
+    falls in (2 for triangular filters); bins in fewer bands carry zero weights."""
+    bands_per_bin = int((filters != 0).sum(dim=0).max().clamp_min(1))
+    weights, rows = filters.topk(bands_per_bin, dim=0)
+    return rows, weights[..., None]
+
+
 def nnls_magnitude(mel: Tensor, filters: Tensor, pinv: Tensor, steps: int = 8, eps: float = 1e-10) -> Tensor:
     """Linear magnitudes S >= 0 with filters @ S ≈ mel: (B, n_mels, T) → (B, n_fft // 2 + 1, T).
 
     Starts from the clamped pseudo-inverse (floored slightly above zero so multiplicative updates can
     move every bin) and takes ``steps`` Lee-Seung updates S ← S · Fᵀmel / (FᵀF S), which keep S >= 0 and
-    never increase the squared error.
+    never increase the squared error. F and Fᵀ are applied through each bin's few non-zero filter
+    weights rather than as dense products: the same updates, 4 to 7 times faster on a CPU.
     """
+    rows, weights = _column_entries(filters)
+
+    def to_mel(magnitude: Tensor) -> Tensor:  # F @ S
+        out = magnitude.new_zeros(magnitude.shape[0], filters.shape[0], magnitude.shape[-1])
+        for row, weight in zip(rows, weights, strict=True):
+            out.index_add_(1, row, magnitude * weight)
+        return out
+
+    def to_linear(bands: Tensor) -> Tensor:  # Fᵀ @ R
+        out = bands.index_select(1, rows[0]).mul_(weights[0])
+        for row, weight in zip(rows[1:], weights[1:], strict=True):
+            out.addcmul_(bands.index_select(1, row), weight)
+        return out
+
     start = torch.einsum("fm,bmt->bft", pinv, mel).clamp_min(0.0)
     magnitude = start + 1e-3 * start.mean(dim=1, keepdim=True) + eps
-    numerator = torch.einsum("mf,bmt->bft", filters, mel)
-    gram = filters.T @ filters
+    numerator = to_linear(mel)
     for _ in range(steps):
-        magnitude = magnitude * numerator / (torch.einsum("fg,bgt->bft", gram, magnitude) + eps)
+        denominator = to_linear(to_mel(magnitude)).add_(eps)
+        magnitude.mul_(numerator).div_(denominator)
     return magnitude
 
 
