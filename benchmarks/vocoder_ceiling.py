@@ -9,6 +9,7 @@ class accuracy) against their ground truth, vocoded in stereo channel by channel
 Usage:
   python benchmarks/vocoder_ceiling.py --corpus corpus/ --synthfoley 16 --json out.json
   python benchmarks/vocoder_ceiling.py --corpus corpus/ --vocos-checkpoint last.ckpt
+  python benchmarks/vocoder_ceiling.py --corpus corpus/ --phase-init random zero
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from foleyzoo.api import Vocoder
 from foleyzoo.codecs.mel import MelFrontend
 from foleyzoo.training.codec_eval import corpus_scores, spectral_scores, vocoder_render
 from foleyzoo.vocoders import GriffinLimVocoder
+from foleyzoo.vocoders.griffin_lim import PHASE_INITS
 
 SAMPLE_RATE = 16000
 
@@ -97,7 +99,10 @@ def build_vocoders(args: argparse.Namespace) -> dict[str, Vocoder]:
         "n_mels": args.n_mels,
     }
     vocoders: dict[str, Vocoder] = {
-        f"GriffinLim-{args.iterations}": GriffinLimVocoder(**settings, iterations=args.iterations)
+        f"GriffinLim-{args.iterations} ({phase} phase)": GriffinLimVocoder(
+            **settings, iterations=args.iterations, phase_init=phase
+        )
+        for phase in args.phase_init
     }
     if args.vocos_checkpoint:
         from foleyzoo.io.checkpoints import load_module
@@ -121,6 +126,13 @@ def main(argv: list[str] | None = None) -> int:
         "--n-fft", type=int, default=512, help="Griffin-Lim's mel FFT size (the tiny codec's)"
     )
     parser.add_argument("--hop", type=int, default=128, help="mel hop in samples")
+    parser.add_argument(
+        "--phase-init",
+        nargs="+",
+        choices=PHASE_INITS,
+        default=["random"],
+        help="Griffin-Lim's starting phase; several give one row of tables each, side by side",
+    )
     parser.add_argument("--n-mels", type=int, default=64, help="mel bands")
     parser.add_argument("--vocos-checkpoint", help="a `foleyzoo fit` checkpoint of VocosVocoder")
     parser.add_argument("--json", type=Path, help="write all results here")

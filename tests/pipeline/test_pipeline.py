@@ -130,6 +130,11 @@ def test_audio_is_exactly_as_long_as_the_video_across_windows(bundle: Path) -> N
         audio = pipeline.generate(video, steps=2)
         assert audio.samples.shape == (2, round(video.duration * 16000)) and audio.sample_rate == 16000
         assert torch.isfinite(audio.samples).all()
+    # 4 s is 250 latent frames, 500 mel frames, which a mel vocoder renders as 499 hops (63872 samples):
+    # the last 128 samples are sound continued from the last frame, not zeros ending it with a click
+    audio = pipeline.generate(synth_video(4.2), duration=4.0, steps=2)
+    assert audio.samples.shape == (2, 64000)
+    assert bool((audio.samples[:, -128:].abs().amax(dim=-1) > 0).all())
 
 
 def test_encoders_run_once_per_window_whatever_the_steps(bundle: Path) -> None:

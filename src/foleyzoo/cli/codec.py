@@ -26,6 +26,7 @@ import torch
 from foleyzoo.api import AudioCodec, Latents, Mel, Vocoder, Waveform
 from foleyzoo.cli.output import CommandParser
 from foleyzoo.errors import ConfigError, FoleyzooError, MediaError
+from foleyzoo.vocoders.base import vocode_to_length
 
 __all__ = ["build_parser", "main"]
 
@@ -233,11 +234,9 @@ def render(codec: AudioCodec, vocoder: Vocoder, latents: Latents, samples: int |
     if samples is not None and hasattr(codec, "mel_config"):
         frames = codec.mel_config.frames_for(samples)
         mel = Mel(mel.values[..., :frames], mel.sample_rate, mel.frame_rate)
-    audio = vocoder.vocode(mel).samples[0]
     if samples is None:
-        return audio
-    # a vocoder renders (frames - 1) · hop samples: the input's last partial hop comes back as silence
-    return torch.nn.functional.pad(audio, (0, max(0, samples - audio.shape[-1])))[..., :samples]
+        return vocoder.vocode(mel).samples[0]
+    return vocode_to_length(vocoder, mel, samples).samples[0]
 
 
 def run(args: argparse.Namespace) -> tuple[list[Path], list[str]]:

@@ -44,7 +44,7 @@ from foleyzoo.pipeline.windows import Window, crossfade, plan_windows, shared_gr
 from foleyzoo.renderers.checks import check_renderer_follows
 from foleyzoo.samplers import EulerSampler
 from foleyzoo.samplers.guidance import CONDITION_NAMES, guided_velocity
-from foleyzoo.vocoders.base import check_vocoder_follows
+from foleyzoo.vocoders.base import check_vocoder_follows, vocode_to_length
 
 __all__ = ["FoleyPipeline", "Generated", "GenerationProgress", "VideoFrames"]
 
@@ -401,9 +401,8 @@ class FoleyPipeline:
             latents = crossfade([chunk.float() for chunk in chunks], windows, total)
             decoded = self.codec.decode(Latents(latents[None].to(self.device), self.codec.latent_rate))
             rendered = _float_mel(decoded) if mono else self._render(decoded, source, duration)
-            audio = self.vocoder.vocode(_float_mel(rendered)).samples[0].float().cpu()
-        length = round(duration * self.codec.sample_rate)
-        audio = F.pad(audio, (0, max(0, length - audio.shape[-1])))[..., :length]
+            length = round(duration * self.codec.sample_rate)
+            audio = vocode_to_length(self.vocoder, _float_mel(rendered), length).samples[0].float().cpu()
         _check_finite(audio, video, self.cfg_scale if cfg is None else cfg, chosen.steps)
         if normalize:
             audio = limit_peaks(audio, self.codec.sample_rate)

@@ -32,6 +32,7 @@ from foleyzoo.synthfoley.scorer import (
     GroundTruth,
     ScoreSummary,
 )
+from foleyzoo.vocoders.base import vocode_to_length
 from foleyzoo.vocoders.losses import multi_resolution_stft
 
 __all__ = [
@@ -91,7 +92,7 @@ def synthfoley_scores(
             mel = frontend.mel(audio)
         else:
             raise ValueError("vocoder-only scoring needs a vocoder with mel_settings (its front-end)")
-        rendered = vocoder.vocode(mel).samples[0]
+        rendered = vocode_to_length(vocoder, mel, samples.shape[-1]).samples[0]
         truth = GroundTruth.from_json(clip.spec.to_json())
         scorer.add(rendered, truth, SAMPLE_RATE, stem=f"clip_{index:05d}")
     return scorer.summary()

@@ -39,6 +39,7 @@ from foleyzoo.samplers import EulerSampler
 from foleyzoo.samplers.guidance import CONDITION_NAMES, guided_velocity
 from foleyzoo.training.conditioning import FeatureMemo, drop_conditions, encode_conditions, encode_latents
 from foleyzoo.training.objective import flow_matching_loss, interpolate, logit_normal_timesteps
+from foleyzoo.vocoders.base import vocode_to_length
 
 __all__ = ["FoleyFlowMatching", "ema_with_warmup"]
 
@@ -233,7 +234,7 @@ class FoleyFlowMatching(LightningModule):
 
     @torch.no_grad()
     def generate_audio(self, batch: dict[str, Any], seed: int = 0, **options: Any) -> tuple[Mel, Waveform]:
-        """Mel and mono waveform generated for a batch (its audio, if any, only sets the length)."""
+        """Mel and waveform generated for a batch, the waveform as long as the batch's longest clip."""
         if self.vocoder is None:
             raise ConfigError("generating audio needs a vocoder: set model.init_args.vocoder")
         conditions = encode_conditions(
@@ -243,7 +244,8 @@ class FoleyFlowMatching(LightningModule):
         generator = torch.Generator().manual_seed(seed)
         latents = self.generate(conditions, frames, mask=mask, generator=generator, **options)
         mel = self.codec.decode(latents)
-        return mel, self.vocoder.vocode(mel)
+        length = round(float(batch["duration"][:, 1].max()) * self.vocoder.sample_rate)
+        return mel, vocode_to_length(self.vocoder, mel, length)
 
     # ------------------------------------------------------------------ validation
 

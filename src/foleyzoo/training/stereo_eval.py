@@ -24,6 +24,7 @@ from foleyzoo.synthfoley.dataset import make_item
 from foleyzoo.synthfoley.evaluation import ClipScorer
 from foleyzoo.synthfoley.generator import FPS
 from foleyzoo.synthfoley.scorer import GroundTruth
+from foleyzoo.vocoders.base import vocode_to_length
 from foleyzoo.vocoders.griffin_lim import GriffinLimVocoder
 
 __all__ = [
@@ -119,7 +120,7 @@ def render_clip(
     else:
         mono = Mel(frontend(clip.mono[None]), config.sample_rate, config.frame_rate)
         stereo = renderer.render(mono, visual_features(renderer, clip.frames, size))
-    return vocoder.vocode(stereo).samples[0]
+    return vocode_to_length(vocoder, stereo, clip.mono.shape[-1]).samples[0]
 
 
 def score_waveforms(waveforms: Sequence[Any], clips: Sequence[HeldOutClip]) -> dict[str, Any]:

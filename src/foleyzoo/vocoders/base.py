@@ -5,11 +5,36 @@ A subclass implements :meth:`MelVocoderBase.synthesize` on (B', n_mels, T) and g
 
 from __future__ import annotations
 
+import math
+
+import torch
 from torch import Tensor
 
 from foleyzoo.api import AudioCodec, Mel, Vocoder, Waveform
 from foleyzoo.codecs.mel import MelConfig, mel_log_of
 from foleyzoo.errors import ConfigError
+
+TAIL_FRAMES = 2
+"""The most frames :func:`vocode_to_length` repeats: enough for the last partial hop of any vocoder."""
+
+
+def vocode_to_length(vocoder: Vocoder, mel: Mel, length: int) -> Waveform:
+    """Exactly ``length`` samples vocoded from ``mel`` (B, C, n_mels, T), cut or completed at the end.
+
+    A mel vocoder renders (T − 1) · hop samples, up to a hop short of the audio the T frames stand for.
+    Zeros in place of that tail end the sound with a click, a broadband onset at the end of every file,
+    so the mel's last frame is repeated (at most ``TAIL_FRAMES`` times) until the vocoder covers
+    ``length``; only a mel shorter than that still ends in zeros.
+    """
+    hop = mel.sample_rate / mel.frame_rate
+    frames = mel.values.shape[-1]
+    extra = min(TAIL_FRAMES, max(0, math.ceil(length / hop) + 1 - frames))
+    values = mel.values
+    if extra:
+        values = torch.cat([values, values[..., -1:].expand(*values.shape[:-1], extra)], dim=-1)
+    samples = vocoder.vocode(Mel(values, mel.sample_rate, mel.frame_rate)).samples[..., :length]
+    samples = torch.nn.functional.pad(samples, (0, length - samples.shape[-1]))
+    return Waveform(samples, vocoder.sample_rate)
 
 
 def check_vocoder_follows(vocoder: Vocoder, codec: AudioCodec) -> None:

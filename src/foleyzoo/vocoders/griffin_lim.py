@@ -62,6 +62,10 @@ def nnls_magnitude(mel: Tensor, filters: Tensor, pinv: Tensor, steps: int = 8, e
     return magnitude
 
 
+PHASE_INITS = ("random", "zero")
+"""Griffin-Lim's starting phase: seeded uniform noise, or zero in every bin (librosa's ``init=None``)."""
+
+
 class GriffinLimVocoder(MelVocoderMixin, Vocoder):
     """Log-mel (B, C, n_mels, T) → waveform (B, C, (T - 1) * hop) by NNLS mel inversion and fast Griffin-Lim."""
 
@@ -77,10 +81,13 @@ class GriffinLimVocoder(MelVocoderMixin, Vocoder):
         momentum: float = 0.99,
         nnls_steps: int = 512,
         seed: int = 0,
+        phase_init: str = "random",
     ) -> None:
         super().__init__()
         if iterations < 1:
             raise ValueError(f"iterations must be >= 1, got {iterations}")
+        if phase_init not in PHASE_INITS:
+            raise ValueError(f"phase_init must be one of {', '.join(PHASE_INITS)}, got {phase_init!r}")
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"momentum must be in [0, 1), got {momentum}")
         self.mel_settings = MelConfig(
@@ -92,6 +99,7 @@ class GriffinLimVocoder(MelVocoderMixin, Vocoder):
             f_max=f_max,
         )
         self.iterations, self.momentum, self.nnls_steps, self.seed = iterations, momentum, nnls_steps, seed
+        self.phase_init = phase_init
         filters = mel_filterbank(self.mel_settings).double()
         self.register_buffer("filters", filters.float(), persistent=False)
         self.register_buffer("pinv", torch.linalg.pinv(filters).float(), persistent=False)
@@ -110,9 +118,14 @@ class GriffinLimVocoder(MelVocoderMixin, Vocoder):
     def griffin_lim(self, magnitude: Tensor) -> Tensor:
         """(B, n_fft // 2 + 1, T) magnitudes → (B, (T - 1) * hop) samples by fast Griffin-Lim."""
         length = (magnitude.shape[-1] - 1) * self.hop_length
-        generator = torch.Generator().manual_seed(self.seed)
         # one initial phase (F, T) for every row: a signal's result does not depend on its batch neighbours
-        phase = torch.rand(magnitude.shape[-2:], generator=generator, dtype=torch.float64) * (2 * torch.pi)
+        if self.phase_init == "zero":
+            phase = torch.zeros(magnitude.shape[-2:], dtype=torch.float64)
+        else:
+            generator = torch.Generator().manual_seed(self.seed)
+            phase = torch.rand(magnitude.shape[-2:], generator=generator, dtype=torch.float64) * (
+                2 * torch.pi
+            )
         angles = torch.polar(torch.ones_like(phase), phase).to(torch.complex64).to(magnitude.device)
         angles = angles.expand_as(magnitude)
         previous = torch.zeros_like(angles)
@@ -125,6 +138,8 @@ class GriffinLimVocoder(MelVocoderMixin, Vocoder):
 
     @torch.no_grad()
     def synthesize(self, log_mel: Tensor) -> Tensor:
-        """(B, n_mels, T) log-mel → (B, (T - 1) * hop) samples."""
-        magnitude = nnls_magnitude(log_mel.float().exp(), self.filters, self.pinv, self.nnls_steps)
-        return self.griffin_lim(magnitude)
+        """(B, n_mels, T) log-mel → (B, (T - 1) * hop) samples, in float32 even under autocast."""
+        with torch.autocast(log_mel.device.type, enabled=False):
+            mel = log_mel.float().exp()
+            magnitude = nnls_magnitude(mel, self.filters.float(), self.pinv.float(), self.nnls_steps)
+            return self.griffin_lim(magnitude)
