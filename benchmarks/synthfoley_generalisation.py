@@ -1,7 +1,7 @@
 """Score a bundle on clips foleyzoo's own generator did not draw: standard and varied held-out mp4 files.
 
     python benchmarks/synthfoley_generalisation.py --bundle quickstart [--clips 32] [--seed 2024] \
-        [--varied-seed 7000] [--cfg 4.0] [--steps 25] [--nnls-steps 512] \
+        [--varied-seed 7000] [--cfg 4.0] [--steps 25] [--nnls-steps 512] [--phase-init zero] \
         [--json benchmarks/results/synthfoley_generalisation.json]
 
 Two held-out sets are written once under ``--work`` (as ``foleyzoo synth make`` writes them): the standard
@@ -37,6 +37,7 @@ from foleyzoo.synthfoley.scorer import (
     summarize,
 )
 from foleyzoo.synthfoley.variation import generate_varied_clip, write_varied_clip
+from foleyzoo.vocoders.griffin_lim import PHASE_INITS
 
 
 def make_set(folder: Path, seed: int, clips: int, varied: bool) -> list[Path]:
@@ -97,11 +98,19 @@ def main() -> None:
     parser.add_argument(
         "--nnls-steps", type=int, default=None, help="Griffin-Lim NNLS updates (default: the bundle's)"
     )
+    parser.add_argument(
+        "--phase-init",
+        choices=PHASE_INITS,
+        default=None,
+        help="Griffin-Lim's starting phase (default: the bundle's)",
+    )
     parser.add_argument("--json", default="benchmarks/results/synthfoley_generalisation.json")
     args = parser.parse_args()
     pipeline = FoleyPipeline.from_bundle(resolve_bundle(args.bundle))
     if args.nnls_steps is not None:
         pipeline.vocoder.nnls_steps = args.nnls_steps
+    if args.phase_init is not None:
+        pipeline.vocoder.phase_init = args.phase_init
     options = {"steps": args.steps, "cfg": args.cfg}
     work = Path(args.work)
     sets = {
@@ -132,7 +141,11 @@ def main() -> None:
         "seed": args.seed,
         "varied_seed": args.varied_seed,
         "noise_seed": args.noise_seed,
-        "options": {**options, "nnls_steps": pipeline.vocoder.nnls_steps},
+        "options": {
+            **options,
+            "nnls_steps": pipeline.vocoder.nnls_steps,
+            "phase_init": getattr(pipeline.vocoder, "phase_init", "random"),
+        },
         "detectors": {
             d.name: {"threshold_db": d.threshold_db, "floor_db": d.floor_db} for d in (STRICT, STANDARD)
         },

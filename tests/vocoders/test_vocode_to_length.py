@@ -45,3 +45,37 @@ def test_a_longer_mel_is_cut_and_a_much_shorter_one_still_ends_in_zeros() -> Non
     covered = (60 - 1 + TAIL_FRAMES) * 128  # at most TAIL_FRAMES repeated frames: no invented sound
     assert audio.shape[-1] == 16000 and float(audio[..., covered:].abs().max()) == 0.0
     assert float(audio[..., covered - 128 : covered].abs().max()) > 0.0
+
+
+class CountingVocoder(GriffinLimVocoder):
+    """Griffin-Lim that records the frame count of every mel it vocodes; ``covers_last_hop`` makes it
+    render T · hop samples as BigVGAN does (and say so), ``silent`` hides how many it renders."""
+
+    def __init__(self, covers_last_hop: bool = False, silent: bool = False) -> None:
+        super().__init__(**SETTINGS, nnls_steps=8, iterations=2)
+        self.covers_last_hop, self.calls = covers_last_hop, []
+        if silent:
+            self.output_samples = None
+
+    def output_samples(self, frames: int) -> int:
+        return frames * self.hop_length if self.covers_last_hop else super().output_samples(frames)
+
+    def vocode(self, mel: Mel):
+        self.calls.append(mel.values.shape[-1])
+        audio = super().vocode(mel)
+        if self.covers_last_hop:
+            extended = torch.nn.functional.pad(audio.samples, (0, self.hop_length), mode="replicate")
+            return type(audio)(extended, audio.sample_rate)
+        return audio
+
+
+def test_a_vocoder_that_covers_the_length_gets_the_mel_as_it_is() -> None:
+    mel = tone_mel(1.0, frames=125)
+    covering = CountingVocoder(covers_last_hop=True)
+    assert vocode_to_length(covering, mel, 16000).samples.shape[-1] == 16000 and covering.calls == [125]
+    short = CountingVocoder()
+    vocode_to_length(short, mel, 16000)
+    assert short.calls == [126]  # one repeated frame, one run
+    unknown = CountingVocoder(silent=True)  # says nothing: run, found short, run again with the tail
+    audio = vocode_to_length(unknown, mel, 16000).samples
+    assert unknown.calls == [125, 125 + TAIL_FRAMES] and float(audio[..., -128:].abs().max()) > 0

@@ -5,8 +5,6 @@ A subclass implements :meth:`MelVocoderBase.synthesize` on (B', n_mels, T) and g
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
 
@@ -21,18 +19,26 @@ TAIL_FRAMES = 2
 def vocode_to_length(vocoder: Vocoder, mel: Mel, length: int) -> Waveform:
     """Exactly ``length`` samples vocoded from ``mel`` (B, C, n_mels, T), cut or completed at the end.
 
-    A mel vocoder renders (T − 1) · hop samples, up to a hop short of the audio the T frames stand for.
-    Zeros in place of that tail end the sound with a click, a broadband onset at the end of every file,
-    so the mel's last frame is repeated (at most ``TAIL_FRAMES`` times) until the vocoder covers
-    ``length``; only a mel shorter than that still ends in zeros.
+    Most mel vocoders render T frames as (T − 1) · hop samples, up to a hop short of the audio the
+    frames stand for. Zeros in place of that tail end the sound with a click, a broadband onset at the
+    end of every file, so the mel's last frame is repeated (at most ``TAIL_FRAMES`` times) until the
+    vocoder covers ``length``; a vocoder that already covers it (BigVGAN: T · hop) gets the mel as it
+    is, and only a mel far shorter than ``length`` still ends in zeros. Vocoders that say how many
+    samples T frames give (``output_samples``) are run once; others once more when they fall short.
     """
-    hop = mel.sample_rate / mel.frame_rate
     frames = mel.values.shape[-1]
-    extra = min(TAIL_FRAMES, max(0, math.ceil(length / hop) + 1 - frames))
-    values = mel.values
+    output_samples = getattr(vocoder, "output_samples", None)
+    if output_samples is None:
+        samples = vocoder.vocode(mel).samples
+        extra = TAIL_FRAMES if samples.shape[-1] < length else 0
+    else:
+        extra = next((n for n in range(TAIL_FRAMES + 1) if output_samples(frames + n) >= length), TAIL_FRAMES)
     if extra:
-        values = torch.cat([values, values[..., -1:].expand(*values.shape[:-1], extra)], dim=-1)
-    samples = vocoder.vocode(Mel(values, mel.sample_rate, mel.frame_rate)).samples[..., :length]
+        values = torch.cat([mel.values, mel.values[..., -1:].expand(*mel.values.shape[:-1], extra)], dim=-1)
+        samples = vocoder.vocode(Mel(values, mel.sample_rate, mel.frame_rate)).samples
+    elif output_samples is not None:
+        samples = vocoder.vocode(mel).samples
+    samples = samples[..., :length]
     samples = torch.nn.functional.pad(samples, (0, length - samples.shape[-1]))
     return Waveform(samples, vocoder.sample_rate)
 
@@ -68,6 +74,10 @@ class MelVocoderMixin:
     def hop_length(self) -> int:
         """Samples a mel frame."""
         return self.mel_settings.hop_length
+
+    def output_samples(self, frames: int) -> int:
+        """Samples that ``frames`` mel frames vocode to: (T − 1) · hop, a centred STFT's source."""
+        return (frames - 1) * self.hop_length
 
     def synthesize(self, log_mel: Tensor) -> Tensor:
         """(B, n_mels, T) log-mel → (B, (T - 1) * hop) samples."""

@@ -273,6 +273,10 @@ class BigVGANVocoder(MelVocoderMixin, Vocoder):
         """(B, n_mels, T) log-mel → (B, T · hop) samples: every sample, the last hop included."""
         return self(log_mel)
 
+    def output_samples(self, frames: int) -> int:
+        """Samples that ``frames`` mel frames vocode to: T · hop, the last hop included."""
+        return frames * self.hop_length
+
     def vocode(self, mel: Mel) -> Waveform:
         """Mel (B, C, n_mels, T) → waveform (B, C, T · hop); channels are vocoded independently."""
         return super().vocode(mel)
