@@ -132,9 +132,15 @@ def test_audio_is_exactly_as_long_as_the_video_across_windows(bundle: Path) -> N
         assert torch.isfinite(audio.samples).all()
     # 4 s is 250 latent frames, 500 mel frames, which a mel vocoder renders as 499 hops (63872 samples):
     # the last 128 samples are sound continued from the last frame, not zeros ending it with a click
+    assert pipeline.last_hop == "repeat"  # what export records; bundles without the key pad with zeros
     audio = pipeline.generate(synth_video(4.2), duration=4.0, steps=2)
     assert audio.samples.shape == (2, 64000)
     assert bool((audio.samples[:, -128:].abs().amax(dim=-1) > 0).all())
+    pipeline.last_hop = "zeros"  # as bundles exported before the setting existed
+    padded = pipeline.generate(synth_video(4.2), duration=4.0, steps=2).samples
+    assert padded.shape == (2, 64000) and float(padded[:, -128:].abs().max()) == 0.0
+    with pytest.raises(ConfigError, match="last_hop must be one of repeat, zeros"):
+        FoleyPipeline.from_bundle(bundle, device="cpu", last_hop="fade")
 
 
 def test_encoders_run_once_per_window_whatever_the_steps(bundle: Path) -> None:

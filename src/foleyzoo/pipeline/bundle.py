@@ -245,6 +245,7 @@ def export_bundle(
         "text_cfg_scale": model.text_cfg_scale,
         "sampler": init_args.get("sampler") if isinstance(init_args.get("sampler"), dict) else None,
         "conditions": list(model.enabled),
+        "last_hop": "repeat",
     }
     return write_bundle(output, parts, data_format, generation, card, overwrite=overwrite)
 

@@ -369,6 +369,7 @@ def write_mmaudio_bundle(
         "sampler": {"class_path": "EulerSampler", "init_args": {"steps": EULER_STEPS}},
         "conditions": list(CONDITION_NAMES),
         "encode_empty_prompt": True,  # MMAudio conditions on CLIP's features of "" (prompt and negative)
+        "last_hop": "repeat",  # BigVGAN renders every hop: the mel goes to it as it is
     }
     return write_bundle(
         output, entries, data_format(parts), generation, model_card(variant, sources or []), overwrite

@@ -34,6 +34,7 @@ from foleyzoo.api import (
     VisualEncoder,
     Vocoder,
 )
+from foleyzoo.data.audio import fit_length
 from foleyzoo.errors import ConfigError, GenerationError, MediaError
 from foleyzoo.io.frames import FrameReading, accumulated_instants, quantise, shape_uint8
 from foleyzoo.pipeline.bundle import Bundle
@@ -178,6 +179,10 @@ class GenerationProgress:
 ProgressCallback = Callable[[GenerationProgress], None]
 
 
+LAST_HOP_MODES = ("repeat", "zeros")
+"""How generation completes the end of the audio a vocoder renders a hop short (see FoleyPipeline)."""
+
+
 class FoleyPipeline:
     """Trained parts put together for generation; build one with :meth:`from_bundle`.
 
@@ -185,7 +190,10 @@ class FoleyPipeline:
     videos are cut into windows of that length sharing ``overlap`` seconds (default: a quarter window),
     ``window_batch`` of them sampled together. ``encode_empty_prompt`` conditions on the text encoder's
     features of the empty string where no prompt (or no negative prompt) is given, as MMAudio does,
-    instead of the denoiser's learned placeholder for absent text.
+    instead of the denoiser's learned placeholder for absent text. ``last_hop`` is how the audio's end is
+    completed where the vocoder renders a hop short of it: ``"repeat"`` vocodes the last mel frame
+    repeated (:func:`~foleyzoo.vocoders.base.vocode_to_length`), ``"zeros"`` pads with silence, as
+    bundles exported before the setting existed did (they keep generating what they generated).
     """
 
     def __init__(
@@ -206,7 +214,10 @@ class FoleyPipeline:
         window_batch: int = 4,
         device: str | torch.device | None = None,
         encode_empty_prompt: bool = False,
+        last_hop: str = "repeat",
     ) -> None:
+        if last_hop not in LAST_HOP_MODES:
+            raise ConfigError(f"last_hop must be one of {', '.join(LAST_HOP_MODES)}, got {last_hop!r}")
         check_vocoder_follows(vocoder, codec)
         if renderer is not None:
             check_renderer_follows(renderer, codec)
@@ -222,7 +233,7 @@ class FoleyPipeline:
             part.to(self.device).eval()
         self.sampler = sampler if sampler is not None else EulerSampler(steps=25)
         self.cfg_scale, self.text_cfg_scale = cfg_scale, text_cfg_scale
-        self.encode_empty_prompt = encode_empty_prompt
+        self.encode_empty_prompt, self.last_hop = encode_empty_prompt, last_hop
         self.visual_size = tuple(data_format.get("visual_size") or (224, 224))
         self.sync_size = tuple(data_format.get("sync_size") or (224, 224))
         self.visual_reading = FrameReading.of(data_format, "visual")
@@ -273,6 +284,7 @@ class FoleyPipeline:
             conditions=tuple(generation.get("conditions") or CONDITION_NAMES),
             device=device,
             encode_empty_prompt=bool(generation.get("encode_empty_prompt", False)),
+            last_hop=options.pop("last_hop", generation.get("last_hop", "zeros")),
             **options,
         )
         pipeline.card = bundle.card
@@ -402,7 +414,11 @@ class FoleyPipeline:
             decoded = self.codec.decode(Latents(latents[None].to(self.device), self.codec.latent_rate))
             rendered = _float_mel(decoded) if mono else self._render(decoded, source, duration)
             length = round(duration * self.codec.sample_rate)
-            audio = vocode_to_length(self.vocoder, _float_mel(rendered), length).samples[0].float().cpu()
+            if self.last_hop == "repeat":
+                audio = vocode_to_length(self.vocoder, _float_mel(rendered), length).samples[0]
+            else:
+                audio = fit_length(self.vocoder.vocode(_float_mel(rendered)).samples[0], length)
+            audio = audio.float().cpu()
         _check_finite(audio, video, self.cfg_scale if cfg is None else cfg, chosen.steps)
         if normalize:
             audio = limit_peaks(audio, self.codec.sample_rate)
