@@ -25,6 +25,7 @@ import torch
 from _common import write_json
 
 from foleyzoo.api import Mel, Vocoder
+from foleyzoo.data.audio import fit_length
 from foleyzoo.pipeline import FoleyPipeline
 from foleyzoo.pipeline.bundle import Bundle
 from foleyzoo.pipeline.home import resolve_bundle
@@ -79,8 +80,8 @@ def render(vocoder: Vocoder, mel: Mel, length: int, zero_tail: bool) -> torch.Te
     """(C, length) as the pipeline renders it; ``zero_tail``: as it did before ``vocode_to_length``."""
     if zero_tail:
         frames = math.ceil(length * mel.frame_rate / mel.sample_rate)  # as decoded, before any repeat
-        samples = vocoder.vocode(Mel(mel.values[..., :frames], mel.sample_rate, mel.frame_rate)).samples[0]
-        samples = torch.nn.functional.pad(samples, (0, max(0, length - samples.shape[-1])))[..., :length]
+        decoded = Mel(mel.values[..., :frames], mel.sample_rate, mel.frame_rate)
+        samples = fit_length(vocoder.vocode(decoded).samples[0], length)
     else:
         samples = vocode_to_length(vocoder, mel, length).samples[0]
     return limit_peaks(samples.float(), SAMPLE_RATE)
