@@ -1,0 +1,137 @@
+"""Where a bundle's false onsets and missed events are, sorted by kind, on SynthFoley sets it did not see.
+
+    python benchmarks/false_onsets.py --bundle runs/quickstart/pipeline \\
+        [--sets 2024:32 7000:32:varied] [--detector strict] [--json benchmarks/results/false_onsets.json]
+
+The bundle generates each set's clips as ``foleyzoo.pipeline.synthfoley_eval.score_pipeline`` does
+(in-memory frames, noise seed = clip index; ``varied`` sets drawn with every free choice of the spec
+varied and their frames through H.264). Every detected onset the scorer matches to no event is sorted:
+
+* **second rise**: within the scorer's 50 ms of a matched onset (one sound heard twice);
+* **off in time**: within ``NEAR`` (150 ms) of an event (a sound placed too early or too late);
+* **on a silent bounce**: within 50 ms of a silent object's impact;
+* **no impact near**: the rest (a sound where nothing happened).
+
+Missed events are sorted likewise into those with a detected onset within ``NEAR`` (heard, off in time)
+and those without. The figures say which part of the model to work on: timing, or sounds made up.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from _common import write_json
+
+from foleyzoo.pipeline import FoleyPipeline
+from foleyzoo.pipeline.home import resolve_bundle
+from foleyzoo.pipeline.synthfoley_eval import score_pipeline, summary_row
+from foleyzoo.synthfoley.dataset import make_item
+from foleyzoo.synthfoley.scorer import (
+    MATCH_TOLERANCE,
+    STANDARD,
+    STRICT,
+    GroundTruth,
+    detect_onsets,
+    match_onsets,
+)
+from foleyzoo.synthfoley.variation import HELD_OUT
+
+NEAR = 0.150
+"""Seconds: an unmatched onset (or a missed event) this close to an event (an onset) counts as off in time."""
+
+DETECTORS = {"strict": STRICT, "standard": STANDARD}
+FALSE_KINDS = ("second_rise", "off_in_time", "silent_bounce", "no_impact_near")
+MISS_KINDS = ("missed_heard_nearby", "missed_unheard")
+
+
+def _nearest(times: Sequence[float], t: float) -> float:
+    """Seconds from ``t`` to the nearest of ``times`` (infinity when there are none)."""
+    return float(np.min(np.abs(np.asarray(times, dtype=float) - t))) if len(times) else float("inf")
+
+
+def sort_detections(
+    event_times: Sequence[float], silent_impacts: Sequence[float], onsets: Sequence[float]
+) -> Counter:
+    """Counts of matched onsets, of each kind of false onset and of each kind of miss in one clip."""
+    pairs = match_onsets(event_times, onsets)
+    matched_events = {i for i, _ in pairs}
+    matched_onsets = [float(onsets[j]) for _, j in pairs]
+    counts: Counter = Counter(matched=len(pairs))
+    unmatched = [float(t) for j, t in enumerate(onsets) if j not in {j for _, j in pairs}]
+    for t in unmatched:
+        if _nearest(matched_onsets, t) <= MATCH_TOLERANCE:
+            counts["second_rise"] += 1
+        elif _nearest(event_times, t) <= NEAR:
+            counts["off_in_time"] += 1
+        elif _nearest(silent_impacts, t) <= MATCH_TOLERANCE:
+            counts["silent_bounce"] += 1
+        else:
+            counts["no_impact_near"] += 1
+    for index, time in enumerate(event_times):
+        if index not in matched_events:
+            counts["missed_heard_nearby" if _nearest(unmatched, time) <= NEAR else "missed_unheard"] += 1
+    return counts
+
+
+class AudioRecorder:
+    """Stands in for the pipeline in ``score_pipeline``: keeps every clip's generated audio."""
+
+    def __init__(self, pipeline: FoleyPipeline) -> None:
+        self.pipeline, self.audio = pipeline, []
+
+    def generate(self, *args: Any, **kwargs: Any):
+        generated = self.pipeline.generate(*args, **kwargs)
+        self.audio.append(generated.samples)
+        return generated
+
+
+def sort_set(
+    pipeline: FoleyPipeline, seed: int, clips: int, varied: bool, detector_name: str
+) -> dict[str, Any]:
+    """The set's scores and its counts of matched onsets, false onsets and misses by kind."""
+    detector = DETECTORS[detector_name]
+    recorder = AudioRecorder(pipeline)
+    scores = summary_row(score_pipeline(recorder, seed=seed, clips=clips, varied=varied, detector=detector))
+    counts: Counter = Counter()
+    for index, audio in enumerate(recorder.audio):
+        item = make_item(seed, index, 4.0, clean=True, variety=HELD_OUT if varied else None)
+        truth = GroundTruth.from_json(item["meta"])
+        onsets = detect_onsets(audio.float().numpy(), detector)
+        counts += sort_detections([e.time for e in truth.events], truth.silent_impacts, onsets)
+    return {"scores": scores, "counts": {k: counts[k] for k in ("matched", *FALSE_KINDS, *MISS_KINDS)}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--bundle", default="runs/quickstart/pipeline", help="a bundle folder or a model name"
+    )
+    parser.add_argument(
+        "--sets", nargs="+", default=["2024:32", "7000:32:varied"], help="seed:clips[:varied]"
+    )
+    parser.add_argument("--detector", choices=sorted(DETECTORS), default="strict")
+    parser.add_argument("--json", default="benchmarks/results/false_onsets.json")
+    args = parser.parse_args()
+    bundle = resolve_bundle(args.bundle)
+    pipeline = FoleyPipeline.from_bundle(bundle)
+    results = {}
+    for spec in args.sets:
+        seed, clips, *flag = spec.split(":")
+        results[spec] = sort_set(pipeline, int(seed), int(clips), flag == ["varied"], args.detector)
+    kinds = ("matched", *FALSE_KINDS, *MISS_KINDS)
+    print(f"{'':<20}" + "".join(f"{spec:>18}" for spec in args.sets))
+    for kind in kinds:
+        print(f"{kind:<20}" + "".join(f"{results[spec]['counts'][kind]:>18}" for spec in args.sets))
+    for score in ("onset_f1", "onset_precision", "onset_recall"):
+        print(f"{score:<20}" + "".join(f"{results[spec]['scores'][score]:>18.3f}" for spec in args.sets))
+    write_json(args.json, {"bundle": str(bundle), "detector": args.detector, "results": results})
+
+
+if __name__ == "__main__":
+    main()

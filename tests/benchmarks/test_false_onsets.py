@@ -1,0 +1,48 @@
+"""benchmarks/false_onsets: each unmatched onset and each missed event lands in the kind its distances say."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+import pytest
+from benchmarks._common import REPO_ROOT
+
+
+@pytest.fixture
+def false_onsets(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """The script as a module, importing its neighbours as it does when run from benchmarks/."""
+    monkeypatch.syspath_prepend(str(REPO_ROOT / "benchmarks"))
+    return importlib.import_module("false_onsets")
+
+
+def test_every_kind_of_false_onset_and_miss_is_told_apart(false_onsets: ModuleType) -> None:
+    events = [1.0, 2.0, 3.0]
+    silent = [3.6]
+    onsets = [
+        0.4,  # 0.6 s from every impact: a sound where nothing happened
+        1.01,  # matched to 1.0
+        1.04,  # 1.0 is taken and 1.01 is 30 ms away: the same sound heard twice
+        2.10,  # 100 ms after 2.0: too late to match, so 2.0 is missed but heard nearby
+        3.61,  # on the silent object's bounce
+    ]  # 3.0 has nothing within 150 ms
+    counts = false_onsets.sort_detections(events, silent, onsets)
+    assert counts == {
+        "matched": 1,
+        "no_impact_near": 1,
+        "second_rise": 1,
+        "off_in_time": 1,
+        "silent_bounce": 1,
+        "missed_heard_nearby": 1,
+        "missed_unheard": 1,
+    }
+
+
+def test_a_second_rise_beyond_the_tolerance_counts_as_off_in_time(false_onsets: ModuleType) -> None:
+    counts = false_onsets.sort_detections([1.0], [], [1.0, 1.08])
+    assert counts["matched"] == 1 and counts["off_in_time"] == 1 and counts["second_rise"] == 0
+
+
+def test_a_clip_without_events_or_onsets_counts_nothing(false_onsets: ModuleType) -> None:
+    assert false_onsets.sort_detections([], [], []) == {"matched": 0}
+    assert false_onsets.sort_detections([], [], [0.5])["no_impact_near"] == 1
