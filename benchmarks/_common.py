@@ -6,6 +6,7 @@ the tests import it as ``benchmarks._common``. Nothing here asserts a speed: it 
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -453,3 +454,26 @@ def write_json(path: str | Path, result: dict[str, Any]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2, default=plain) + "\n")
     return path
+
+
+# --------------------------------------------------------------------------- SynthFoley sets of a bundle
+
+
+def synthfoley_set_parser(description: str | None) -> argparse.ArgumentParser:
+    """The options of the scripts that score a bundle on SynthFoley sets: ``--bundle`` and ``--sets``."""
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--bundle", default="runs/quickstart/pipeline", help="a bundle folder or a model name"
+    )
+    parser.add_argument(
+        "--sets", nargs="+", default=["2024:32", "7000:32:varied"], help="seed:clips[:varied]"
+    )
+    return parser
+
+
+def parse_set(spec: str) -> tuple[int, int, bool]:
+    """``seed:clips[:varied]`` → (seed, clips, varied)."""
+    seed, clips, *flag = spec.split(":")
+    return int(seed), int(clips), flag == ["varied"]

@@ -18,13 +18,12 @@ and those without. The figures say which part of the model to work on: timing, o
 
 from __future__ import annotations
 
-import argparse
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from _common import write_json
+from _common import parse_set, synthfoley_set_parser, write_json
 
 from foleyzoo.pipeline import FoleyPipeline
 from foleyzoo.pipeline.home import resolve_bundle
@@ -106,15 +105,7 @@ def sort_set(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--bundle", default="runs/quickstart/pipeline", help="a bundle folder or a model name"
-    )
-    parser.add_argument(
-        "--sets", nargs="+", default=["2024:32", "7000:32:varied"], help="seed:clips[:varied]"
-    )
+    parser = synthfoley_set_parser(__doc__)
     parser.add_argument("--detector", choices=sorted(DETECTORS), default="strict")
     parser.add_argument("--json", default="benchmarks/results/false_onsets.json")
     args = parser.parse_args()
@@ -122,8 +113,7 @@ def main() -> None:
     pipeline = FoleyPipeline.from_bundle(bundle)
     results = {}
     for spec in args.sets:
-        seed, clips, *flag = spec.split(":")
-        results[spec] = sort_set(pipeline, int(seed), int(clips), flag == ["varied"], args.detector)
+        results[spec] = sort_set(pipeline, *parse_set(spec), args.detector)
     kinds = ("matched", *FALSE_KINDS, *MISS_KINDS)
     print(f"{'':<20}" + "".join(f"{spec:>18}" for spec in args.sets))
     for kind in kinds:

@@ -16,13 +16,12 @@ detector.
 
 from __future__ import annotations
 
-import argparse
 import math
 import time
 from typing import Any
 
 import torch
-from _common import write_json
+from _common import parse_set, synthfoley_set_parser, write_json
 
 from foleyzoo.api import Mel, Vocoder
 from foleyzoo.data.audio import fit_length
@@ -88,15 +87,7 @@ def render(vocoder: Vocoder, mel: Mel, length: int, zero_tail: bool) -> torch.Te
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--bundle", default="runs/quickstart/pipeline", help="a bundle folder or a model name"
-    )
-    parser.add_argument(
-        "--sets", nargs="+", default=["2024:32", "7000:32:varied"], help="seed:clips[:varied]"
-    )
+    parser = synthfoley_set_parser(__doc__)
     parser.add_argument("--variants", nargs="+", default=["phase_init=random", "phase_init=zero"])
     parser.add_argument("--json", default="benchmarks/results/vocoder_on_generated.json")
     args = parser.parse_args()
@@ -105,13 +96,12 @@ def main() -> None:
     config = Bundle.open(bundle).parts["vocoder"]["config"]
     sets = []
     for spec in args.sets:
-        seed, clips, *flag = spec.split(":")
-        varied = flag == ["varied"]
+        seed, clips, varied = parse_set(spec)
         started = time.perf_counter()
-        mels = generated_mels(pipeline, int(seed), int(clips), varied)
+        mels = generated_mels(pipeline, seed, clips, varied)
         items = [
-            make_item(int(seed), i, DURATION, clean=True, variety=HELD_OUT if varied else None)
-            for i in range(int(clips))
+            make_item(seed, i, DURATION, clean=True, variety=HELD_OUT if varied else None)
+            for i in range(clips)
         ]
         truths = [GroundTruth.from_json(item["meta"]) for item in items]
         sets.append((spec, mels, truths))

@@ -46,3 +46,10 @@ def test_a_second_rise_beyond_the_tolerance_counts_as_off_in_time(false_onsets: 
 def test_a_clip_without_events_or_onsets_counts_nothing(false_onsets: ModuleType) -> None:
     assert false_onsets.sort_detections([], [], []) == {"matched": 0}
     assert false_onsets.sort_detections([], [], [0.5])["no_impact_near"] == 1
+
+
+def test_sets_are_read_as_seed_clips_and_varied() -> None:
+    from benchmarks._common import parse_set
+
+    assert parse_set("2024:32") == (2024, 32, False)
+    assert parse_set("7000:8:varied") == (7000, 8, True)
