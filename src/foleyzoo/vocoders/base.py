@@ -30,15 +30,16 @@ def vocode_to_length(vocoder: Vocoder, mel: Mel, length: int) -> Waveform:
     output_samples = getattr(vocoder, "output_samples", None)
     if output_samples is None:
         samples = vocoder.vocode(mel).samples
-        extra = TAIL_FRAMES if samples.shape[-1] < length else 0
+        if samples.shape[-1] >= length:
+            return Waveform(samples[..., :length], vocoder.sample_rate)
+        extra = TAIL_FRAMES
     else:
         extra = next((n for n in range(TAIL_FRAMES + 1) if output_samples(frames + n) >= length), TAIL_FRAMES)
     if extra:
-        values = torch.cat([mel.values, mel.values[..., -1:].expand(*mel.values.shape[:-1], extra)], dim=-1)
-        samples = vocoder.vocode(Mel(values, mel.sample_rate, mel.frame_rate)).samples
-    elif output_samples is not None:
-        samples = vocoder.vocode(mel).samples
-    samples = samples[..., :length]  # data.audio.fit_length's cut; the data layer stands above the parts
+        repeated = mel.values[..., -1:].expand(*mel.values.shape[:-1], extra)
+        mel = Mel(torch.cat([mel.values, repeated], dim=-1), mel.sample_rate, mel.frame_rate)
+    # data.audio.fit_length's cut and pad, written here: the data layer stands above the parts
+    samples = vocoder.vocode(mel).samples[..., :length]
     samples = torch.nn.functional.pad(samples, (0, length - samples.shape[-1]))
     return Waveform(samples, vocoder.sample_rate)
 
