@@ -119,3 +119,25 @@ def test_a_clean_fraction_serves_that_share_of_clips_clean_the_same_way_every_ti
     folder = SynthFoleyDataModule(folder=str(tmp_path), clean_fraction=0.5)
     with pytest.raises(ConfigError, match="clean_fraction need in-memory clips"):
         folder.setup("fit")
+
+
+def test_a_varied_fraction_mixes_varied_and_standard_clips_evenly_by_index() -> None:
+    from foleyzoo.synthfoley.dataset import make_item
+    from foleyzoo.synthfoley.variation import Variety
+
+    variety = Variety(bounds_share=1.0, stop_share=0.5)
+    module = SynthFoleyDataModule(
+        num_train=6, num_val=2, seed=7, clip_duration=1.0, varied=True, varied_fraction=0.5,
+        bounds_share=1.0, stop_share=0.5, visual_fps=None, sync_fps=None, num_workers=0,
+    )  # fmt: skip
+    module.setup("fit")
+    drawn = []
+    for index in range(6):
+        audio = module.train_set[index]["audio"]
+        varied = make_item(7, index, 1.0, variety=variety)["audio"].mean(0, keepdim=True)
+        standard = make_item(7, index, 1.0)["audio"].mean(0, keepdim=True)
+        assert torch.equal(audio, varied) != torch.equal(audio, standard)
+        drawn.append(torch.equal(audio, varied))
+    assert drawn == [False, True] * 3  # every other clip varied, the same ones every time
+    with pytest.raises(ConfigError, match="varied_fraction must be in"):
+        SynthFoleyDataModule(varied=True, varied_fraction=1.5)

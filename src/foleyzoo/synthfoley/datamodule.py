@@ -44,6 +44,7 @@ class SynthFoleyClips(Dataset):
         clean_fraction: float = 0.0,
         variety: Variety | None = None,
         silent_probability: float = SILENT_PROBABILITY,
+        varied_fraction: float = 1.0,
     ) -> None:
         from foleyzoo.synthfoley.dataset import SynthFoleyDataset
 
@@ -60,6 +61,7 @@ class SynthFoleyClips(Dataset):
             clean_fraction=clean_fraction,
             variety=variety,
             silent_probability=silent_probability,
+            varied_fraction=varied_fraction,
         )
         self.fmt = fmt
         self.cache: dict[int, dict[str, Any]] | None = {} if cache else None
@@ -127,6 +129,7 @@ class SynthFoleyDataModule(ClipDataModule):
         bounds_share: float = 0.5,
         stop_share: float = 0.25,
         silent_probability: float = SILENT_PROBABILITY,
+        varied_fraction: float = 1.0,
         **clip_options: Any,
     ) -> None:
         super().__init__(
@@ -144,6 +147,9 @@ class SynthFoleyDataModule(ClipDataModule):
             raise ConfigError("clean: true already serves every clip clean; leave clean_fraction at 0")
         if not 0.0 <= clean_fraction <= 1.0:
             raise ConfigError(f"clean_fraction must be in [0, 1], got {clean_fraction}")
+        if not 0.0 <= varied_fraction <= 1.0:
+            raise ConfigError(f"varied_fraction must be in [0, 1], got {varied_fraction}")
+        self.varied_fraction = varied_fraction
 
     def split_refs(self) -> tuple[list[ClipRef], list[ClipRef]]:
         from foleyzoo.data.datasets import in_validation_split
@@ -178,6 +184,7 @@ class SynthFoleyDataModule(ClipDataModule):
             self.clean_fraction,
             self.variety,
             self.silent_probability,
+            self.varied_fraction,
         )
         self.val_set = SynthFoleyClips(
             self.num_val,
@@ -189,6 +196,7 @@ class SynthFoleyDataModule(ClipDataModule):
             self.clean_fraction,
             self.variety,
             self.silent_probability,
+            self.varied_fraction,
         )
 
     def extraction_datasets(self) -> dict[str, Dataset]:
@@ -197,9 +205,19 @@ class SynthFoleyDataModule(ClipDataModule):
             return {"train": ClipDataset(train, self.fmt), "val": ClipDataset(val, self.fmt)}
         return {
             "train": SynthFoleyClips(
-                self.num_train, self.seed, self.fmt, self.clip_duration, variety=self.variety
+                self.num_train,
+                self.seed,
+                self.fmt,
+                self.clip_duration,
+                variety=self.variety,
+                varied_fraction=self.varied_fraction,
             ),
             "val": SynthFoleyClips(
-                self.num_val, self.seed + 1, self.fmt, self.clip_duration, variety=self.variety
+                self.num_val,
+                self.seed + 1,
+                self.fmt,
+                self.clip_duration,
+                variety=self.variety,
+                varied_fraction=self.varied_fraction,
             ),
         }

@@ -51,7 +51,7 @@ def make_item(
 
 def served_clean(index: int, fraction: float) -> bool:
     """Whether item ``index`` is the clean mix when ``fraction`` of the items are: evenly spread by index,
-    so the same items are clean in every epoch and worker."""
+    so the same items are clean in every epoch and worker (the same rule picks the varied items of a mix)."""
     return int((index + 1) * fraction) > int(index * fraction)
 
 
@@ -60,7 +60,9 @@ class SynthFoleyDataset(Dataset):
 
     ``clean`` serves every clip's clean mix; ``clean_fraction`` that fraction of the clips (evenly spread
     by index), the rest with the noise floor, for models that must judge both kinds of sound alike.
-    ``variety`` draws each clip as another conforming generator might (see :func:`make_item`).
+    ``variety`` draws each clip as another conforming generator might (see :func:`make_item`);
+    ``varied_fraction`` draws only that share of them so (evenly spread by index), the rest as foleyzoo
+    draws them: a mix of both generators' habits.
     """
 
     def __init__(
@@ -72,6 +74,7 @@ class SynthFoleyDataset(Dataset):
         clean_fraction: float = 0.0,
         variety: Variety | None = None,
         silent_probability: float = SILENT_PROBABILITY,
+        varied_fraction: float = 1.0,
     ) -> None:
         if num_clips < 0:
             raise ValueError(f"num_clips must be >= 0, got {num_clips}")
@@ -79,6 +82,9 @@ class SynthFoleyDataset(Dataset):
             raise ValueError(f"clean_fraction must be in [0, 1], got {clean_fraction}")
         if clean and clean_fraction:
             raise ValueError("clean=True already serves every clip clean; leave clean_fraction at 0")
+        if not 0.0 <= varied_fraction <= 1.0:
+            raise ValueError(f"varied_fraction must be in [0, 1], got {varied_fraction}")
+        self.varied_fraction = varied_fraction
         self.num_clips, self.seed, self.duration, self.clean = num_clips, seed, duration, clean
         self.clean_fraction, self.variety = clean_fraction, variety
         self.silent_probability = silent_probability
@@ -91,7 +97,8 @@ class SynthFoleyDataset(Dataset):
             raise IndexError(f"clip {index} out of range for {self.num_clips} clips")
         index %= self.num_clips
         clean = self.clean or served_clean(index, self.clean_fraction)
-        return make_item(self.seed, index, self.duration, clean, self.variety, self.silent_probability)
+        variety = self.variety if served_clean(index, self.varied_fraction) else None
+        return make_item(self.seed, index, self.duration, clean, variety, self.silent_probability)
 
 
 class SynthFoleyStream(IterableDataset):
