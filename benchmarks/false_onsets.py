@@ -8,12 +8,19 @@ The bundle generates each set's clips as ``foleyzoo.pipeline.synthfoley_eval.sco
 varied and their frames through H.264). Every detected onset the scorer matches to no event is sorted:
 
 * **second rise**: within the scorer's 50 ms of a matched onset (one sound heard twice);
-* **off in time**: within ``NEAR`` (150 ms) of an event (a sound placed too early or too late);
+* **off in time**: within ``NEAR`` (150 ms) of an event (a sound placed too early or too late; how many of
+  them come before their nearest event is counted too, ``off_in_time_early``);
 * **on a silent bounce**: within 50 ms of a silent object's impact;
 * **no impact near**: the rest (a sound where nothing happened).
 
 Missed events are sorted likewise into those with a detected onset within ``NEAR`` (heard, off in time)
-and those without. The figures say which part of the model to work on: timing, or sounds made up.
+and those without. The median signed offset of the matched onsets (onset minus event) says whether the
+sounds lag or lead their impacts as a whole. The figures say which part of the model to work on: timing,
+or sounds made up.
+
+``--ceiling`` replaces what the MM-DiT samples by the codec's latents of each clip's own clean sound (mixed
+to mono), so the rest of the chain (codec decoder, stereo renderer, vocoder, limiter) is scored as it
+runs in generation: the best a perfect MM-DiT could reach with these parts.
 """
 
 from __future__ import annotations
@@ -23,8 +30,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import torch
 from _common import parse_set, synthfoley_set_parser, write_json
 
+from foleyzoo.api import Sampler, VelocityFn, Waveform
 from foleyzoo.pipeline import FoleyPipeline
 from foleyzoo.pipeline.home import resolve_bundle
 from foleyzoo.pipeline.synthfoley_eval import score_pipeline, summary_row
@@ -43,13 +52,24 @@ NEAR = 0.150
 """Seconds: an unmatched onset (or a missed event) this close to an event (an onset) counts as off in time."""
 
 DETECTORS = {"strict": STRICT, "standard": STANDARD}
-FALSE_KINDS = ("second_rise", "off_in_time", "silent_bounce", "no_impact_near")
+FALSE_KINDS = ("second_rise", "off_in_time", "off_in_time_early", "silent_bounce", "no_impact_near")
 MISS_KINDS = ("missed_heard_nearby", "missed_unheard")
 
 
 def _nearest(times: Sequence[float], t: float) -> float:
     """Seconds from ``t`` to the nearest of ``times`` (infinity when there are none)."""
     return float(np.min(np.abs(np.asarray(times, dtype=float) - t))) if len(times) else float("inf")
+
+
+def _before_nearest(times: Sequence[float], t: float) -> bool:
+    """Whether ``t`` comes before the nearest of ``times``."""
+    nearest = np.asarray(times, dtype=float)[np.argmin(np.abs(np.asarray(times, dtype=float) - t))]
+    return bool(t < nearest)
+
+
+def matched_offsets(event_times: Sequence[float], onsets: Sequence[float]) -> list[float]:
+    """Seconds from each matched event to its onset, signed (positive: the sound comes late)."""
+    return [float(onsets[j]) - float(event_times[i]) for i, j in match_onsets(event_times, onsets)]
 
 
 def sort_detections(
@@ -66,6 +86,7 @@ def sort_detections(
             counts["second_rise"] += 1
         elif _nearest(event_times, t) <= NEAR:
             counts["off_in_time"] += 1
+            counts["off_in_time_early"] += _before_nearest(event_times, t)
         elif _nearest(silent_impacts, t) <= MATCH_TOLERANCE:
             counts["silent_bounce"] += 1
         else:
@@ -88,39 +109,90 @@ class AudioRecorder:
         return generated
 
 
+class CleanLatents(Sampler):
+    """A "sampler" that returns given latents (T, C) whatever the velocity: the MM-DiT's perfect answer."""
+
+    def __init__(self, latents: torch.Tensor) -> None:
+        super().__init__(steps=1)
+        self.latents = latents
+
+    def sample(self, velocity: VelocityFn, noise: torch.Tensor) -> torch.Tensor:
+        rows, frames = noise.shape[0], noise.shape[1]
+        if rows != 1 or frames > self.latents.shape[0]:
+            raise ValueError(f"clean latents of {self.latents.shape[0]} frames cannot fill {rows} × {frames}")
+        return self.latents[None, :frames].to(noise)
+
+
+class CeilingRecorder(AudioRecorder):
+    """An :class:`AudioRecorder` whose pipeline decodes each clip's own clean sound (see ``--ceiling``).
+
+    ``score_pipeline`` asks for the clips in order, so the n-th call is clip n of the set."""
+
+    def __init__(self, pipeline: FoleyPipeline, seed: int, varied: bool) -> None:
+        super().__init__(pipeline)
+        self.seed, self.varied = seed, varied
+
+    def generate(self, *args: Any, **kwargs: Any):
+        item = make_item(
+            self.seed, len(self.audio), 4.0, clean=True, variety=HELD_OUT if self.varied else None
+        )
+        mono = item["audio"].mean(0, keepdim=True)[None]
+        with torch.no_grad():
+            latents = self.pipeline.codec.encode(Waveform(mono, self.pipeline.codec.sample_rate)).values[0]
+        return super().generate(*args, **{**kwargs, "sampler": CleanLatents(latents.float().cpu())})
+
+
 def sort_set(
-    pipeline: FoleyPipeline, seed: int, clips: int, varied: bool, detector_name: str
+    pipeline: FoleyPipeline,
+    seed: int,
+    clips: int,
+    varied: bool,
+    detector_name: str,
+    ceiling: bool = False,
 ) -> dict[str, Any]:
     """The set's scores and its counts of matched onsets, false onsets and misses by kind."""
     detector = DETECTORS[detector_name]
-    recorder = AudioRecorder(pipeline)
+    recorder = CeilingRecorder(pipeline, seed, varied) if ceiling else AudioRecorder(pipeline)
     scores = summary_row(score_pipeline(recorder, seed=seed, clips=clips, varied=varied, detector=detector))
     counts: Counter = Counter()
+    offsets: list[float] = []
     for index, audio in enumerate(recorder.audio):
         item = make_item(seed, index, 4.0, clean=True, variety=HELD_OUT if varied else None)
         truth = GroundTruth.from_json(item["meta"])
         onsets = detect_onsets(audio.float().numpy(), detector)
-        counts += sort_detections([e.time for e in truth.events], truth.silent_impacts, onsets)
-    return {"scores": scores, "counts": {k: counts[k] for k in ("matched", *FALSE_KINDS, *MISS_KINDS)}}
+        event_times = [e.time for e in truth.events]
+        counts += sort_detections(event_times, truth.silent_impacts, onsets)
+        offsets += matched_offsets(event_times, onsets)
+    return {
+        "scores": scores,
+        "counts": {k: counts[k] for k in ("matched", *FALSE_KINDS, *MISS_KINDS)},
+        "matched_signed_offset_ms": float(np.median(offsets) * 1000) if offsets else None,
+    }
 
 
 def main() -> None:
     parser = synthfoley_set_parser(__doc__)
     parser.add_argument("--detector", choices=sorted(DETECTORS), default="strict")
     parser.add_argument("--json", default="benchmarks/results/false_onsets.json")
+    parser.add_argument(
+        "--ceiling", action="store_true", help="decode each clip's own clean latents instead of sampling"
+    )
     args = parser.parse_args()
     bundle = resolve_bundle(args.bundle)
     pipeline = FoleyPipeline.from_bundle(bundle)
     results = {}
     for spec in args.sets:
-        results[spec] = sort_set(pipeline, *parse_set(spec), args.detector)
+        results[spec] = sort_set(pipeline, *parse_set(spec), args.detector, args.ceiling)
     kinds = ("matched", *FALSE_KINDS, *MISS_KINDS)
     print(f"{'':<20}" + "".join(f"{spec:>18}" for spec in args.sets))
     for kind in kinds:
         print(f"{kind:<20}" + "".join(f"{results[spec]['counts'][kind]:>18}" for spec in args.sets))
+    signed = [results[spec]["matched_signed_offset_ms"] for spec in args.sets]
+    print(f"{'signed offset (ms)':<20}" + "".join(f"{v if v is None else round(v, 1)!s:>18}" for v in signed))
     for score in ("onset_f1", "onset_precision", "onset_recall"):
         print(f"{score:<20}" + "".join(f"{results[spec]['scores'][score]:>18.3f}" for spec in args.sets))
-    write_json(args.json, {"bundle": str(bundle), "detector": args.detector, "results": results})
+    record = {"bundle": str(bundle), "detector": args.detector, "ceiling": args.ceiling, "results": results}
+    write_json(args.json, record)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ def test_every_kind_of_false_onset_and_miss_is_told_apart(false_onsets: ModuleTy
         "no_impact_near": 1,
         "second_rise": 1,
         "off_in_time": 1,
+        "off_in_time_early": 0,
         "silent_bounce": 1,
         "missed_heard_nearby": 1,
         "missed_unheard": 1,
@@ -41,6 +42,15 @@ def test_every_kind_of_false_onset_and_miss_is_told_apart(false_onsets: ModuleTy
 def test_a_second_rise_beyond_the_tolerance_counts_as_off_in_time(false_onsets: ModuleType) -> None:
     counts = false_onsets.sort_detections([1.0], [], [1.0, 1.08])
     assert counts["matched"] == 1 and counts["off_in_time"] == 1 and counts["second_rise"] == 0
+
+
+def test_sounds_off_in_time_are_told_early_or_late_and_matched_offsets_keep_their_sign(
+    false_onsets: ModuleType,
+) -> None:
+    counts = false_onsets.sort_detections([1.0, 2.0], [], [0.9, 1.01, 2.12])
+    assert counts["off_in_time"] == 2 and counts["off_in_time_early"] == 1
+    offsets = false_onsets.matched_offsets([1.0, 2.0], [0.98, 2.03])
+    assert offsets == pytest.approx([-0.02, 0.03])
 
 
 def test_a_clip_without_events_or_onsets_counts_nothing(false_onsets: ModuleType) -> None:
@@ -53,3 +63,14 @@ def test_sets_are_read_as_seed_clips_and_varied() -> None:
 
     assert parse_set("2024:32") == (2024, 32, False)
     assert parse_set("7000:8:varied") == (7000, 8, True)
+
+
+def test_clean_latents_stand_in_for_the_sampler_whatever_the_velocity(false_onsets: ModuleType) -> None:
+    import torch
+
+    latents = torch.randn(251, 4)
+    sampler = false_onsets.CleanLatents(latents)
+    out = sampler.sample(lambda x, t: torch.full_like(x, float("nan")), torch.zeros(1, 250, 4))
+    assert torch.equal(out, latents[None, :250])
+    with pytest.raises(ValueError, match="cannot fill"):
+        sampler.sample(lambda x, t: x, torch.zeros(2, 250, 4))
