@@ -141,3 +141,5 @@ def test_a_varied_fraction_mixes_varied_and_standard_clips_evenly_by_index() -> 
     assert drawn == [False, True] * 3  # every other clip varied, the same ones every time
     with pytest.raises(ConfigError, match="varied_fraction must be in"):
         SynthFoleyDataModule(varied=True, varied_fraction=1.5)
+    with pytest.raises(ConfigError, match="set varied: true with it"):
+        SynthFoleyDataModule(varied_fraction=0.5)  # a share of varied clips means nothing without varied

@@ -149,6 +149,8 @@ class SynthFoleyDataModule(ClipDataModule):
             raise ConfigError(f"clean_fraction must be in [0, 1], got {clean_fraction}")
         if not 0.0 <= varied_fraction <= 1.0:
             raise ConfigError(f"varied_fraction must be in [0, 1], got {varied_fraction}")
+        if varied_fraction != 1.0 and not varied:
+            raise ConfigError("varied_fraction is the share of varied clips: set varied: true with it")
         self.varied_fraction = varied_fraction
 
     def split_refs(self) -> tuple[list[ClipRef], list[ClipRef]]:
