@@ -63,8 +63,8 @@ def _nearest(times: Sequence[float], t: float) -> float:
 
 def _before_nearest(times: Sequence[float], t: float) -> bool:
     """Whether ``t`` comes before the nearest of ``times``."""
-    nearest = np.asarray(times, dtype=float)[np.argmin(np.abs(np.asarray(times, dtype=float) - t))]
-    return bool(t < nearest)
+    values = np.asarray(times, dtype=float)
+    return bool(t < values[np.argmin(np.abs(values - t))])
 
 
 def matched_offsets(event_times: Sequence[float], onsets: Sequence[float]) -> list[float]:
