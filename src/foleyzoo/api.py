@@ -11,6 +11,7 @@ Tensor shapes use B = batch, T = time steps, C/D = channels/features, L = text t
 from __future__ import annotations
 
 import abc
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any, ClassVar
@@ -246,6 +247,15 @@ class AudioCodec(nn.Module, _Interface, abc.ABC):
     @abc.abstractmethod
     def decode(self, latents: Latents) -> Mel:
         """Latents (B, T, C) → mono mel (B, 1, n_mels, T'); a :class:`Vocoder` turns it into sound."""
+
+    def latent_frames_for(self, seconds: float) -> int:
+        """Latent frames that stand for ``seconds`` of audio: how many generation samples for a clip.
+
+        ceil(seconds × latent rate) by default. A codec whose encoder gives a clip of that length another
+        count (centred mel frames, N // hop + 1, give one more) returns that count, so that generation
+        samples as many frames as the model was trained on for a clip that long.
+        """
+        return max(1, math.ceil(seconds * self.latent_rate))
 
 
 class Vocoder(nn.Module, _Interface, abc.ABC):

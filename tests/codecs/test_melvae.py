@@ -45,6 +45,23 @@ def test_encode_decode_shapes_and_rates(samples: int) -> None:
     assert isinstance(codec, AudioCodec) and codec.latent_dim == 8 and codec.sample_rate == 16000
 
 
+@pytest.mark.parametrize("seconds", [0.5, 1.0, 4.0, 4.2, 3.3])
+def test_generation_samples_as_many_frames_as_training_encodes(seconds: float) -> None:
+    """Generation asks the codec how many latents stand for a clip; a MelVAE answers what it encodes.
+
+    Centred mel frames give a clip one more than seconds × latent rate when that is whole (4 s at 62.5 a
+    second: 251), and the MM-DiT trains on those; sampling ceil(4 × 62.5) = 250 left it a last token it
+    had only seen with a frame after it, which a longer-trained model filled with a click.
+    """
+    codec = small_codec(downsample=2, hop_length=128)
+    samples = round(seconds * codec.sample_rate)
+    encoded = codec.encode(Waveform(torch.zeros(1, 1, samples), codec.sample_rate)).values.shape[1]
+    assert codec.latent_frames_for(seconds) == encoded
+    whole = seconds * codec.latent_rate
+    assert encoded == (int(whole) + 1 if whole.is_integer() else math.ceil(whole))
+    assert AudioCodec.latent_frames_for(codec, seconds) == math.ceil(whole)  # the interface's default
+
+
 def test_a_clip_ending_mid_latent_is_padded_with_its_own_last_frame_not_silence() -> None:
     """A loud clip's last latent must not encode a cliff to silence (the MM-DiT learnt it as a burst)."""
     codec = small_codec()

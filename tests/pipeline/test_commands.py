@@ -145,7 +145,7 @@ def test_generate_prints_plain_progress_lines_for_long_work(
 ) -> None:
     monkeypatch.setattr("foleyzoo.cli.progress.PLAIN_EVERY", 0.0)  # a line at every step
     video = tmp_path / "clip.mp4"
-    make_video(video, seconds=2.5)
+    make_video(video, seconds=3.5)
     command = ["generate", "--model", str(bundle), "--input", str(video), "--output", str(tmp_path / "o")]
     assert run([*command, "--steps", "2", "--no-mux"]) == 0
     err = capsys.readouterr().err

@@ -21,5 +21,6 @@ class CodecFromCheckpoint(ComponentFromCheckpoint, AudioCodec):
     sample_rate = Forwarded()
     latent_dim = Forwarded()
     latent_rate = Forwarded()
+    latent_frames_for = Forwarded()
     encode = Forwarded()
     decode = Forwarded()

@@ -205,6 +205,11 @@ class MelVAE(LightningModule, AudioCodec):
         """Latent frames :meth:`encode` returns for a ``samples``-long waveform."""
         return math.ceil(self.mel_config.frames_for(samples) / self.downsample)
 
+    def latent_frames_for(self, seconds: float) -> int:
+        """:meth:`latent_frames` of a ``seconds``-long clip: one more than seconds × latent rate where
+        that is whole (the centred mel's last frame), as many as training encodes for such a clip."""
+        return max(1, self.latent_frames(round(seconds * self.sample_rate)))
+
     def encode(self, audio: Waveform) -> Latents:
         """Mono waveform (B, 1, N) → normalised posterior-mean latents (B, ceil((N // hop + 1) / downsample), C)."""
         mean, _ = self.encoder(self.normalise(self.pad_frames(self.log_mel(audio))))

@@ -239,7 +239,7 @@ class FoleyPipeline:
         self.visual_reading = FrameReading.of(data_format, "visual")
         self.sync_reading = FrameReading.of(data_format, "sync")
         window = data_format.get("window") or 8.0
-        self.window_frames = max(1, round(float(window) * codec.latent_rate))
+        self.window_frames = codec.latent_frames_for(float(window))  # as many frames as a training clip
         overlap = float(window) / 4 if overlap is None else overlap  # seconds two windows share
         self.overlap_frames = min(self.window_frames - 1, max(0, round(overlap * codec.latent_rate)))
         self.window_batch = window_batch
@@ -368,8 +368,8 @@ class FoleyPipeline:
 
         Without a video, ``duration`` (seconds) is required (text-to-audio); with one, the audio is as long
         as the video (or ``duration``, when given, from its start). ``latents`` (T, C), T =
-        ceil(duration × latent rate), is the initial noise to use instead of the seed's (to compare with
-        another implementation from the same noise, or to vary the prompt on fixed noise). ``mono`` returns
+        ``codec.latent_frames_for(duration)``, is the initial noise to use instead of the seed's (to compare
+        with another implementation from the same noise, or to vary the prompt on fixed noise). ``mono`` returns
         the one channel the codec decodes, without the stereo renderer. ``normalize`` keeps every sample
         below -1 dBFS with a look-ahead peak limiter (:func:`~foleyzoo.pipeline.levels.limit_peaks`; off:
         the raw levels, which may pass full scale). ``progress`` is called with a
@@ -384,7 +384,7 @@ class FoleyPipeline:
             duration = source.duration
         if duration <= 0:
             raise ConfigError(f"duration must be positive, got {duration}")
-        total = max(1, math.ceil(duration * self.codec.latent_rate))
+        total = self.codec.latent_frames_for(duration)
         windows = plan_windows(total, self.window_frames, self.overlap_frames, self.grid)
         chosen = self._sampler(sampler, steps)
         generator = torch.Generator().manual_seed(seed)

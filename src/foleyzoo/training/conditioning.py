@@ -9,7 +9,6 @@ learnable placeholder.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
@@ -118,11 +117,6 @@ def drop_conditions(
         drop = torch.rand(rows, generator=generator).to(device) < probability
         changes[name] = without_rows(features, drop)
     return replace(conditions, **changes)
-
-
-def expected_frames(duration: float, latent_rate: float) -> int:
-    """Latent frames of a ``duration``-second clip at ``latent_rate`` (at least one)."""
-    return max(1, math.ceil(duration * latent_rate))
 
 
 class FeatureMemo:

@@ -240,7 +240,7 @@ class FoleyFlowMatching(LightningModule):
         conditions = encode_conditions(
             batch, self.text_encoder, self.visual_encoder, self.sync_encoder, self.enabled
         )
-        frames, mask = _frames_for(batch, self.codec.latent_rate)
+        frames, mask = _frames_for(batch, self.codec)
         generator = torch.Generator().manual_seed(seed)
         latents = self.generate(conditions, frames, mask=mask, generator=generator, **options)
         mel = self.codec.decode(latents)
@@ -309,10 +309,12 @@ def _batch_size(conditions: Conditions) -> int:
     raise ValueError("cannot tell the batch size: the conditions hold no features and no duration")
 
 
-def _frames_for(batch: dict[str, Any], latent_rate: float) -> tuple[int, Tensor | None]:
-    """Latent frames to generate for a batch (its longest clip) and a mask for shorter ones."""
+def _frames_for(batch: dict[str, Any], codec: AudioCodec) -> tuple[int, Tensor | None]:
+    """Latent frames to generate for a batch (its longest clip, as many as the codec encodes for it)
+    and a mask for shorter ones."""
     lengths = batch["duration"][:, 1]
-    frames = (lengths * latent_rate).ceil().long().clamp_min(1)
+    counts = [codec.latent_frames_for(float(seconds)) for seconds in lengths.tolist()]
+    frames = torch.tensor(counts, dtype=torch.long, device=lengths.device)
     longest = int(frames.max())
     if bool((frames == longest).all()):
         return longest, None
