@@ -76,7 +76,7 @@ def test_lanes_run_side_by_side_in_child_processes_then_the_mm_dit_in_the_foregr
     }
     for stage in STAGES:
         assert (quickstart.STATE_DIR / f"{stage.name}.json").is_file()
-    assert "--trainer.max_steps=4400" in runner.arguments["v2a"]
+    assert "--trainer.max_steps=6000" in runner.arguments["v2a"]
     assert any(line.startswith("  … training:") for line in lines)  # heartbeats while the lanes run
 
 
