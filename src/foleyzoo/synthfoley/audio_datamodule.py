@@ -20,7 +20,7 @@ from lightning.pytorch import LightningDataModule
 from torch.utils.data import ConcatDataset, DataLoader, Dataset
 
 from foleyzoo.api import Waveform
-from foleyzoo.synthfoley.dataset import served_clean
+from foleyzoo.synthfoley.dataset import evenly_chosen
 from foleyzoo.synthfoley.generator import SAMPLE_RATE, draw_scene, render_audio
 
 __all__ = ["CorpusAudio", "SynthFoleyAudio", "SynthFoleyAudioDataModule", "collate_audio", "synth_audio"]
@@ -56,7 +56,7 @@ class SynthFoleyAudio(Dataset):
 
     def is_clean(self, index: int) -> bool:
         """Whether item ``index`` is a clean mix: evenly spread, ``clean_fraction`` of the items."""
-        return served_clean(index, self.clean_fraction)
+        return evenly_chosen(index, self.clean_fraction)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         if index not in self._cache:  # rendered once, then kept (256 kB a 4 s clip)

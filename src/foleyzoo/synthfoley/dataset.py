@@ -18,7 +18,7 @@ from foleyzoo.synthfoley.generator import DURATION, SILENT_PROBABILITY, generate
 if TYPE_CHECKING:
     from foleyzoo.synthfoley.variation import Variety
 
-__all__ = ["SynthFoleyDataset", "SynthFoleyStream", "collate_items", "make_item", "served_clean"]
+__all__ = ["SynthFoleyDataset", "SynthFoleyStream", "collate_items", "evenly_chosen", "make_item"]
 
 
 def make_item(
@@ -49,9 +49,9 @@ def make_item(
     return {"frames": frames, "audio": audio, "caption": clip.spec.caption, "meta": clip.spec.to_json()}
 
 
-def served_clean(index: int, fraction: float) -> bool:
-    """Whether item ``index`` is the clean mix when ``fraction`` of the items are: evenly spread by index,
-    so the same items are clean in every epoch and worker (the same rule picks the varied items of a mix)."""
+def evenly_chosen(index: int, fraction: float) -> bool:
+    """Whether item ``index`` is among ``fraction`` of the items chosen evenly spread by index (the clean
+    ones of a clean fraction, the varied ones of a mix), so the same items are chosen in every epoch and worker."""
     return int((index + 1) * fraction) > int(index * fraction)
 
 
@@ -96,8 +96,8 @@ class SynthFoleyDataset(Dataset):
         if not -self.num_clips <= index < self.num_clips:
             raise IndexError(f"clip {index} out of range for {self.num_clips} clips")
         index %= self.num_clips
-        clean = self.clean or served_clean(index, self.clean_fraction)
-        variety = self.variety if served_clean(index, self.varied_fraction) else None
+        clean = self.clean or evenly_chosen(index, self.clean_fraction)
+        variety = self.variety if evenly_chosen(index, self.varied_fraction) else None
         return make_item(self.seed, index, self.duration, clean, variety, self.silent_probability)
 
 
