@@ -1,7 +1,7 @@
 """Where a bundle's false onsets and missed events are, sorted by kind, on SynthFoley sets it did not see.
 
     python benchmarks/false_onsets.py --bundle runs/quickstart/pipeline \\
-        [--sets 2024:32 7000:32:varied] [--detector strict] [--json benchmarks/results/false_onsets.json]
+        [--sets 2024:32 7000:32:varied] [--detector strict] [--cfg 3.5] [--json benchmarks/results/false_onsets.json]
 
 The bundle generates each set's clips as ``foleyzoo.pipeline.synthfoley_eval.score_pipeline`` does
 (in-memory frames, noise seed = clip index; ``varied`` sets drawn with every free choice of the spec
@@ -177,9 +177,12 @@ def main() -> None:
     parser.add_argument(
         "--ceiling", action="store_true", help="decode each clip's own clean latents instead of sampling"
     )
+    parser.add_argument("--cfg", type=float, help="guidance scale in place of the bundle's")
     args = parser.parse_args()
     bundle = resolve_bundle(args.bundle)
     pipeline = FoleyPipeline.from_bundle(bundle)
+    if args.cfg is not None:
+        pipeline.cfg_scale = args.cfg
     results = {}
     for spec in args.sets:
         results[spec] = sort_set(pipeline, *parse_set(spec), args.detector, args.ceiling)
@@ -191,7 +194,13 @@ def main() -> None:
     print(f"{'signed offset (ms)':<20}" + "".join(f"{v if v is None else round(v, 1)!s:>18}" for v in signed))
     for score in ("onset_f1", "onset_precision", "onset_recall"):
         print(f"{score:<20}" + "".join(f"{results[spec]['scores'][score]:>18.3f}" for spec in args.sets))
-    record = {"bundle": str(bundle), "detector": args.detector, "ceiling": args.ceiling, "results": results}
+    record = {
+        "bundle": str(bundle),
+        "detector": args.detector,
+        "ceiling": args.ceiling,
+        "cfg": pipeline.cfg_scale,
+        "results": results,
+    }
     write_json(args.json, record)
 
 

@@ -4,9 +4,9 @@
         [--clips 32] [--seed 2024] [--visual-size 32] [--json benchmarks/results/stereo_synthfoley.json]
 
 Held-out clips come from ``--seed`` (training used seeds 0 and 1). Each clip's clean mono mix (the mean
-of its clean stereo channels) becomes a log-mel with the tiny codec's settings (16 kHz, n_fft 512, hop
-128, 64 mels); each renderer makes a stereo mel of it from the clip's frames, and Griffin-Lim renders
-each channel. Rows: the learned Mono2Stereo checkpoint, the DualMono and MotionPanner baselines, the
+of its clean stereo channels) becomes a log-mel with the checkpoint's mel settings (the tiny codec's:
+16 kHz, n_fft 512, hop 128, and 64 mels in the recipe, 96 in the quickstart); each renderer makes a
+stereo mel of it from the clip's frames, and Griffin-Lim renders each channel. Rows: the learned Mono2Stereo checkpoint, the DualMono and MotionPanner baselines, the
 mono input itself (duplicated, no vocoder), and two references: the clean stereo mel through the same
 Griffin-Lim (what a perfect renderer would score) and the clean stereo waveform. ILD error is
 |ILD_generated − ILD_reference| in dB, ILD = 10 · log10(E_R / E_L) over the 120 ms after each event.
@@ -37,13 +37,14 @@ def main() -> None:
     parser.add_argument("--json", default="benchmarks/results/stereo_synthfoley.json")
     args = parser.parse_args()
     torch.manual_seed(0)
-    config = tiny_mel_config()
+    learned = load_module(args.checkpoint).eval()
+    config = getattr(learned, "mel_config", tiny_mel_config())  # the mels the checkpoint was trained on
     frontend = MelFrontend(config)
     vocoder = GriffinLimVocoder(config.sample_rate, config.n_fft, config.hop_length, config.n_mels)
     size = (args.visual_size, args.visual_size)
     clips = held_out_clips(args.seed, args.clips)
     renderers = {
-        "Mono2Stereo": load_module(args.checkpoint).eval(),
+        "Mono2Stereo": learned,
         "DualMono": DualMono(),
         "MotionPanner": MotionPanner(),
         "clean stereo mel (oracle)": None,
