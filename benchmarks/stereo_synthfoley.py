@@ -6,9 +6,10 @@
 Held-out clips come from ``--seed`` (training used seeds 0 and 1). Each clip's clean mono mix (the mean
 of its clean stereo channels) becomes a log-mel with the checkpoint's mel settings (the tiny codec's:
 16 kHz, n_fft 512, hop 128, and 64 mels in the recipe, 96 in the quickstart); each renderer makes a
-stereo mel of it from the clip's frames, and Griffin-Lim renders each channel. Rows: the learned Mono2Stereo checkpoint, the DualMono and MotionPanner baselines, the
-mono input itself (duplicated, no vocoder), and two references: the clean stereo mel through the same
-Griffin-Lim (what a perfect renderer would score) and the clean stereo waveform. ILD error is
+stereo mel of it from the clip's frames, and Griffin-Lim renders each channel. Rows: the learned
+Mono2Stereo checkpoint, the DualMono and MotionPanner baselines, the mono input itself (duplicated, no
+vocoder), and two references: the clean stereo mel through the same Griffin-Lim (what a perfect renderer
+would score) and the clean stereo waveform. ILD error is
 |ILD_generated − ILD_reference| in dB, ILD = 10 · log10(E_R / E_L) over the 120 ms after each event.
 """
 

@@ -35,9 +35,10 @@ lanes save and the 40-minute budget allows; onset F1 and precision still rise wi
 "The clip's last latent frame")."""
 
 V2A_CFG = 3.0
-"""The guidance scale the quickstart's bundle records (the recipe's is 4): on two 6000-step models it cut the
-false onsets by a tenth for about 1 % of the matched ones, the same F1 (docs/results.md, "Guidance on the
-6000-step model"). It changes generation only, not training."""
+"""The guidance scale the quickstart's bundle records (the recipe's is 4): on two 6000-step models at 64 mel
+bands it cut the false onsets by a tenth for about 1 % of the matched ones, the same F1 (docs/results.md,
+"Guidance on the 6000-step model"); at 96 bands two models disagree on 3 against 3.5 and 4 ("Guidance at
+96 bands"). It changes generation only, not training."""
 
 MEL_BANDS = 96
 """Mel bands of the quickstart's codec, stereo renderer and vocoder (the tiny recipes keep 64): Griffin-Lim
