@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from foleyzoo.data.clips import ClipFormat, collate_clips
+from foleyzoo.data.clips import ClipFormat, collate_clips, pad_stack
 from foleyzoo.data.datamodules import VideoDataModule
 from foleyzoo.data.datasets import ClipDataset, read_manifest, scan_video_folder
 from foleyzoo.errors import ConfigError
@@ -88,3 +88,14 @@ def _small() -> dict:
         "batch_size": 2,
         "num_workers": 0,
     }
+
+
+@pytest.mark.parametrize("lengths", [(3, 3, 3), (3, 1, 2)])
+def test_pad_stack_pads_each_row_to_the_longest_and_marks_its_real_frames(lengths: tuple[int, ...]) -> None:
+    rows = [torch.arange(n * 2, dtype=torch.float32).reshape(n, 2) + 1 for n in lengths]
+    stacked, mask = pad_stack(rows)
+    longest = max(lengths)
+    assert stacked.shape == (len(lengths), longest, 2) and mask.shape == (len(lengths), longest)
+    for row, (values, n) in enumerate(zip(rows, lengths, strict=True)):
+        assert torch.equal(stacked[row, :n], values) and not stacked[row, n:].any()
+        assert mask[row, :n].all() and not mask[row, n:].any()

@@ -278,6 +278,34 @@ def test_ema_warms_up_then_keeps_its_decay() -> None:
     assert average(old, new, 10_000).item() == pytest.approx(0.001)
 
 
+def test_the_foreach_ema_averages_as_the_per_tensor_one() -> None:
+    from foleyzoo.training.flow_matching import ema_multi_with_warmup, ema_with_warmup
+
+    torch.manual_seed(0)
+    averaged = [torch.randn(3, 4), torch.randn(5)]
+    current = [torch.randn(3, 4), torch.randn(5)]
+    counter, counter_now = torch.tensor([2]), torch.tensor([7])
+    for updates in (0, 3, 10_000):
+        expected = [ema_with_warmup(0.995)(a, c, updates) for a, c in zip(averaged, current, strict=True)]
+        kept = [a.clone() for a in averaged] + [counter.clone()]
+        ema_multi_with_warmup(0.995)(kept, [*current, counter_now], torch.tensor(updates))
+        for got, want in zip(kept, expected, strict=False):
+            torch.testing.assert_close(got, want)
+        assert torch.equal(kept[-1], counter_now)  # an integer buffer is copied, not averaged
+
+
+def test_the_ema_copy_follows_training_with_its_warm_up() -> None:
+    model = tiny_model()
+    model.on_train_batch_end(None, None, 0)  # the first update copies the weights
+    first = [p.detach().clone() for p in model.denoiser.parameters()]
+    with torch.no_grad():
+        for parameter in model.denoiser.parameters():
+            parameter.add_(1.0)
+    model.on_train_batch_end(None, None, 1)  # after one update the rate is (1 + 1) / (10 + 1)
+    for before, now in zip(first, model.ema.module.parameters(), strict=True):
+        torch.testing.assert_close(now, before + 9.0 / 11.0)
+
+
 def test_a_clip_without_a_caption_trains_with_the_null_text() -> None:
     model = tiny_model()
     clips = batch(clips=2)

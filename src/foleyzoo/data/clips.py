@@ -105,6 +105,8 @@ def load_clip(
 def pad_stack(tensors: Sequence[Tensor], dim: int = 0) -> tuple[Tensor, Tensor]:
     """Stack tensors of different lengths along ``dim`` (zero-padded) → (B, ..., T, ...) and mask (B, T)."""
     length = max(t.shape[dim] for t in tensors)
+    if all(t.shape[dim] == length for t in tensors):  # nothing to pad: one copy instead of two
+        return torch.stack(list(tensors)), torch.ones(len(tensors), length, dtype=torch.bool)
     mask = torch.zeros(len(tensors), length, dtype=torch.bool)
     padded = []
     for row, tensor in enumerate(tensors):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -113,12 +114,14 @@ class NonFiniteGuard(Callback):
 def first_non_finite_gradient(pl_module: LightningModule, optimizer: torch.optim.Optimizer) -> str | None:
     """The name of the first parameter of ``optimizer`` whose gradient holds a NaN or Inf, else ``None``.
 
-    One device-to-host sync in the common all-finite case, however many parameters there are.
+    One device-to-host sync in the common all-finite case, however many parameters there are, and one
+    multi-tensor kernel: each gradient's largest magnitude (a NaN or an Inf makes it non-finite, and a
+    maximum cannot overflow as a sum of squares can).
     """
     parameters = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
     if not parameters:
         return None
-    flags = torch.stack([torch.isfinite(p.grad).all() for p in parameters])
+    flags = torch.isfinite(torch.stack(torch._foreach_norm([p.grad for p in parameters], math.inf)))
     if hasattr(flags, "full_tensor"):  # FSDP2's sharded gradients: every rank must see every shard's flag
         flags = flags.full_tensor()
     if bool(flags.all()):

@@ -41,7 +41,7 @@ from foleyzoo.training.conditioning import FeatureMemo, drop_conditions, encode_
 from foleyzoo.training.objective import flow_matching_loss, interpolate, logit_normal_timesteps
 from foleyzoo.vocoders.base import vocode_to_length
 
-__all__ = ["FoleyFlowMatching", "ema_with_warmup"]
+__all__ = ["FoleyFlowMatching", "ema_multi_with_warmup", "ema_with_warmup"]
 
 
 def ema_with_warmup(decay: float) -> Callable[[Tensor, Tensor, Tensor | int], Tensor]:
@@ -52,11 +52,35 @@ def ema_with_warmup(decay: float) -> Callable[[Tensor, Tensor, Tensor | int], Te
     """
 
     def average(averaged: Tensor, current: Tensor, updates: Tensor | int) -> Tensor:
-        n = float(updates)
-        rate = min(decay, (1.0 + n) / (10.0 + n))
+        rate = warmed_up_decay(decay, updates)
         return averaged * rate + current * (1.0 - rate)
 
     return average
+
+
+def ema_multi_with_warmup(decay: float) -> Callable[[list[Tensor], list[Tensor], Tensor | int], None]:
+    """:func:`ema_with_warmup` for ``AveragedModel(multi_avg_fn=...)``: every tensor in one foreach lerp.
+
+    The same average, but one multi-tensor kernel and one read of the update count a step instead of
+    two kernels and a read per parameter.
+    """
+
+    def average(averaged: list[Tensor], current: list[Tensor], updates: Tensor | int) -> None:
+        weight = 1.0 - warmed_up_decay(decay, updates)
+        floating = [(a, c) for a, c in zip(averaged, current, strict=True) if a.is_floating_point()]
+        if floating:
+            torch._foreach_lerp_([a for a, _ in floating], [c for _, c in floating], weight)
+        for kept, value in zip(averaged, current, strict=True):
+            if not kept.is_floating_point():  # integer buffers (counters) are copied, not averaged
+                kept.copy_(value)
+
+    return average
+
+
+def warmed_up_decay(decay: float, updates: Tensor | int) -> float:
+    """min(decay, (1 + n) / (10 + n)) after n updates: the EMA's decay during its warm-up."""
+    n = float(updates)
+    return min(decay, (1.0 + n) / (10.0 + n))
 
 
 class FoleyFlowMatching(LightningModule):
@@ -117,7 +141,9 @@ class FoleyFlowMatching(LightningModule):
         self.scheduler_factory = scheduler
         self.ema: AveragedModel | None = None
         if ema_decay is not None:
-            self.ema = AveragedModel(denoiser, avg_fn=ema_with_warmup(ema_decay), use_buffers=True)
+            self.ema = AveragedModel(
+                denoiser, multi_avg_fn=ema_multi_with_warmup(ema_decay), use_buffers=True
+            )
             self.ema.requires_grad_(False)
         self._check_rates()
 
