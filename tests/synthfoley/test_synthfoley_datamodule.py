@@ -143,3 +143,26 @@ def test_a_varied_fraction_mixes_varied_and_standard_clips_evenly_by_index() -> 
         SynthFoleyDataModule(varied=True, varied_fraction=1.5)
     with pytest.raises(ConfigError, match="set varied: true with it"):
         SynthFoleyDataModule(varied_fraction=0.5)  # a share of varied clips means nothing without varied
+
+
+def test_clips_drawn_by_worker_processes_are_the_clips_drawn_one_by_one():
+    options = dict(num_train=5, num_val=1, seed=3, cache=True, clean=True, visual_size=(16, 16))
+    options.update(sync_size=(16, 16), num_workers=0)
+    in_order = SynthFoleyDataModule(**options)
+    in_order.setup("fit")
+    drawn = SynthFoleyDataModule(**options, draw_processes=2)
+    drawn.setup("fit")
+    assert sorted(drawn.train_set.cache) == list(range(5))  # all drawn at set-up, none left for epoch one
+    for index in range(5):
+        ahead, lazy = drawn.train_set.cache[index], in_order.train_set[index]
+        assert ahead["meta"] == lazy["meta"] and torch.equal(ahead["audio"], lazy["audio"])
+        assert torch.equal(ahead["sync"], lazy["sync"]) and torch.equal(ahead["visual"], lazy["visual"])
+        # copied back, not kept in shared memory: each shared tensor would hold a file descriptor open
+        assert not any(ahead[name].is_shared() for name in ("audio", "sync", "visual"))
+
+
+def test_drawing_processes_need_the_cache_and_at_least_one_process():
+    with pytest.raises(ConfigError, match="cache: true"):
+        SynthFoleyDataModule(num_train=2, draw_processes=2)
+    with pytest.raises(ConfigError, match="at least 1"):
+        SynthFoleyDataModule(num_train=2, cache=True, draw_processes=0)
