@@ -29,10 +29,11 @@ from foleyzoo.errors import FoleyzooError
 __all__ = ["LANES", "STAGES", "Stage", "default_jobs", "run_quickstart"]
 
 SMOKE_TRAINER = ("--trainer.max_steps=2", "--trainer.max_epochs=1", "--trainer.limit_val_batches=1")
-V2A_STEPS = 6000
+V2A_STEPS = 6400
 """The quickstart's MM-DiT steps: the recipe's 2800 (its 15-minute budget) plus the minutes the side-by-side
-lanes save and the 40-minute budget allows; onset F1 and precision still rise with steps (docs/results.md,
-"The clip's last latent frame")."""
+lanes save and the 40-minute budget allows (the run of 6400 took 38 minutes). Onset F1 and precision
+still rise with steps (4400 → 6000 and 6000 → 7200: docs/results.md, "The clip's last latent frame" and
+"More steps"), but 7200 took the whole run to 41 minutes."""
 
 V2A_CFG = 3.0
 """The guidance scale the quickstart's bundle records (the recipe's is 4): on two 6000-step models at 64 mel
@@ -55,10 +56,12 @@ V2A_DATA = (
     "--data.init_args.num_train=2048",
     "--data.init_args.varied=true",
     "--data.init_args.varied_fraction=0.5",
+    "--data.init_args.draw_processes=2",
 )
 """The quickstart's MM-DiT data: four times the recipe's clips, every other one drawn with the choices the
 spec leaves free varied (as another generator might draw it), so that the model learns the spec and not
-only foleyzoo's generator (docs/results.md, "Training on a mix")."""
+only foleyzoo's generator (docs/results.md, "Training on a mix"); drawn at set-up by two worker processes
+(docs/data.md) rather than one by one in the first epoch."""
 
 
 @dataclass(frozen=True)

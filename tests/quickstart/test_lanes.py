@@ -76,7 +76,7 @@ def test_lanes_run_side_by_side_in_child_processes_then_the_mm_dit_in_the_foregr
     }
     for stage in STAGES:
         assert (quickstart.STATE_DIR / f"{stage.name}.json").is_file()
-    assert "--trainer.max_steps=6000" in runner.arguments["v2a"]
+    assert f"--trainer.max_steps={quickstart.V2A_STEPS}" in runner.arguments["v2a"]
     assert "--model.init_args.cfg_scale=3.0" in runner.arguments["v2a"]  # the bundle's guidance
     assert any(line.startswith("  … training:") for line in lines)  # heartbeats while the lanes run
 
