@@ -138,7 +138,7 @@ def run_shape(
         timed = [("forward", forward_call(runner, inputs), forward_flops, forward_ops)]
         if not compiled or compile_train:
             timed.append(("train step", train_call(runner, inputs, optimizer), train_flops, train_ops))
-        if not compiled:  # the recipes' fused AdamW: one kernel for every parameter instead of a loop
+        if not compiled:  # kling-tiny's fused AdamW: one kernel for every parameter instead of a loop
             fused = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
             step = train_call(runner, inputs, fused)
             timed.append(("train step, fused AdamW", step, train_flops, train_ops))
