@@ -1,7 +1,8 @@
 """Where a bundle's false onsets and missed events are, sorted by kind, on SynthFoley sets it did not see.
 
     python benchmarks/false_onsets.py --bundle runs/quickstart/pipeline \\
-        [--sets 2024:32 7000:32:varied] [--detector strict] [--cfg 3.5] [--json benchmarks/results/false_onsets.json]
+        [--sets 2024:32 7000:32:varied] [--detector strict] [--cfg 3.5] [--levels gain|limiter] \\
+        [--json benchmarks/results/false_onsets.json]
 
 The bundle generates each set's clips as ``foleyzoo.pipeline.synthfoley_eval.score_pipeline`` does
 (in-memory frames, noise seed = clip index; ``varied`` sets drawn with every free choice of the spec
@@ -19,7 +20,7 @@ sounds lag or lead their impacts as a whole. The figures say which part of the m
 or sounds made up.
 
 ``--ceiling`` replaces what the MM-DiT samples by the codec's latents of each clip's own clean sound (mixed
-to mono), so the rest of the chain (codec decoder, stereo renderer, vocoder, limiter) is scored as it
+to mono), so the rest of the chain (codec decoder, stereo renderer, vocoder, level) is scored as it
 runs in generation: the best a perfect MM-DiT could reach with these parts.
 """
 
@@ -36,6 +37,7 @@ from _common import parse_set, synthfoley_set_parser, write_json
 from foleyzoo.api import Sampler, VelocityFn, Waveform
 from foleyzoo.pipeline import FoleyPipeline
 from foleyzoo.pipeline.home import resolve_bundle
+from foleyzoo.pipeline.levels import LEVEL_MODES
 from foleyzoo.pipeline.synthfoley_eval import score_pipeline, summary_row
 from foleyzoo.synthfoley.dataset import make_item
 from foleyzoo.synthfoley.scorer import (
@@ -98,13 +100,14 @@ def sort_detections(
 
 
 class AudioRecorder:
-    """Stands in for the pipeline in ``score_pipeline``: keeps every clip's generated audio."""
+    """Stands in for the pipeline in ``score_pipeline``: keeps every clip's generated audio, kept below the
+    ceiling by ``levels`` (``FoleyPipeline.generate``'s)."""
 
-    def __init__(self, pipeline: FoleyPipeline) -> None:
-        self.pipeline, self.audio = pipeline, []
+    def __init__(self, pipeline: FoleyPipeline, levels: str = "gain") -> None:
+        self.pipeline, self.levels, self.audio = pipeline, levels, []
 
     def generate(self, *args: Any, **kwargs: Any):
-        generated = self.pipeline.generate(*args, **kwargs)
+        generated = self.pipeline.generate(*args, **{"levels": self.levels, **kwargs})
         self.audio.append(generated.samples)
         return generated
 
@@ -128,8 +131,8 @@ class CeilingRecorder(AudioRecorder):
 
     ``score_pipeline`` asks for the clips in order, so the n-th call is clip n of the set."""
 
-    def __init__(self, pipeline: FoleyPipeline, seed: int, varied: bool) -> None:
-        super().__init__(pipeline)
+    def __init__(self, pipeline: FoleyPipeline, seed: int, varied: bool, levels: str = "gain") -> None:
+        super().__init__(pipeline, levels)
         self.seed, self.varied = seed, varied
 
     def generate(self, *args: Any, **kwargs: Any):
@@ -149,10 +152,11 @@ def sort_set(
     varied: bool,
     detector_name: str,
     ceiling: bool = False,
+    levels: str = "gain",
 ) -> dict[str, Any]:
     """The set's scores and its counts of matched onsets, false onsets and misses by kind."""
     detector = DETECTORS[detector_name]
-    recorder = CeilingRecorder(pipeline, seed, varied) if ceiling else AudioRecorder(pipeline)
+    recorder = CeilingRecorder(pipeline, seed, varied, levels) if ceiling else AudioRecorder(pipeline, levels)
     scores = summary_row(score_pipeline(recorder, seed=seed, clips=clips, varied=varied, detector=detector))
     counts: Counter = Counter()
     offsets: list[float] = []
@@ -178,6 +182,9 @@ def main() -> None:
         "--ceiling", action="store_true", help="decode each clip's own clean latents instead of sampling"
     )
     parser.add_argument("--cfg", type=float, help="guidance scale in place of the bundle's")
+    parser.add_argument(
+        "--levels", choices=LEVEL_MODES, default="gain", help="how the output is kept below -1 dBFS"
+    )
     args = parser.parse_args()
     bundle = resolve_bundle(args.bundle)
     pipeline = FoleyPipeline.from_bundle(bundle)
@@ -185,7 +192,7 @@ def main() -> None:
         pipeline.cfg_scale = args.cfg
     results = {}
     for spec in args.sets:
-        results[spec] = sort_set(pipeline, *parse_set(spec), args.detector, args.ceiling)
+        results[spec] = sort_set(pipeline, *parse_set(spec), args.detector, args.ceiling, args.levels)
     kinds = ("matched", *FALSE_KINDS, *MISS_KINDS)
     print(f"{'':<20}" + "".join(f"{spec:>18}" for spec in args.sets))
     for kind in kinds:
@@ -199,6 +206,7 @@ def main() -> None:
         "detector": args.detector,
         "ceiling": args.ceiling,
         "cfg": pipeline.cfg_scale,
+        "levels": args.levels,
         "results": results,
     }
     write_json(args.json, record)

@@ -10,7 +10,8 @@ varied and their frames through H.264) and the stereo mels its renderer hands th
 Each variant is the bundle's own vocoder with some init arguments replaced (``name=value`` pairs,
 comma-separated); its audio is cut to the clip as the pipeline cuts it (``vocode_to_length``; with
 ``tail=zeros`` in the variant, as the pipeline did before it: the vocoder's (T − 1) · hop samples padded
-with zeros), limited as the pipeline limits it, and scored with the strict and the standard onset
+with zeros), kept below full scale as the pipeline keeps it by default (one gain; the limiter in the
+results recorded before one gain became the default), and scored with the strict and the standard onset
 detector.
 """
 
@@ -28,7 +29,7 @@ from foleyzoo.data.audio import fit_length
 from foleyzoo.pipeline import FoleyPipeline
 from foleyzoo.pipeline.bundle import Bundle
 from foleyzoo.pipeline.home import resolve_bundle
-from foleyzoo.pipeline.levels import limit_peaks
+from foleyzoo.pipeline.levels import keep_below_ceiling
 from foleyzoo.pipeline.synthfoley_eval import score_pipeline, summary_row
 from foleyzoo.synthfoley.dataset import make_item
 from foleyzoo.synthfoley.evaluation import ClipScorer
@@ -83,7 +84,7 @@ def render(vocoder: Vocoder, mel: Mel, length: int, zero_tail: bool) -> torch.Te
         samples = fit_length(vocoder.vocode(decoded).samples[0], length)
     else:
         samples = vocode_to_length(vocoder, mel, length).samples[0]
-    return limit_peaks(samples.float(), SAMPLE_RATE)
+    return keep_below_ceiling(samples.float(), SAMPLE_RATE)
 
 
 def main() -> None:

@@ -3,6 +3,7 @@ non-finite audio, and answers each bad option, name or bundle with one line whil
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -10,12 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 from tests.data.video_fixtures import make_video
 
 from foleyzoo.cli.main import run
 from foleyzoo.errors import ConfigError, MediaError
 from foleyzoo.io import media
 from foleyzoo.pipeline import FoleyPipeline
+from foleyzoo.pipeline.levels import CEILING
 
 
 def generate(bundle: Path, inputs: list[Path], out: Path, *extra: str) -> list[str]:
@@ -95,6 +98,41 @@ def test_non_finite_guidance_is_refused_and_diverged_audio_never_written(
     error = capsys.readouterr().err
     assert f"failed {clip}" in error and "NaN or Inf" in error and "--cfg" in error and "1e+30" in error
     assert not (out / "clip.wav").exists() and not (out / "clip.mp4").exists()
+
+
+def test_levels_keep_the_output_below_the_ceiling_by_one_gain_or_the_limiter(
+    bundle: Path, clip: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pipeline = FoleyPipeline.from_bundle(bundle)
+    vocode = pipeline.vocoder.vocode
+    monkeypatch.setattr(pipeline.vocoder, "vocode", lambda mel: replace_samples(vocode(mel), 40.0))
+    raw = pipeline.generate(clip, steps=1, normalize=False).samples
+    assert float(raw.abs().max()) > 1.0  # loud enough that both modes must act
+    gained = pipeline.generate(clip, steps=1).samples  # the default: one gain
+    limited = pipeline.generate(clip, steps=1, levels="limiter").samples
+    for audio in (gained, limited):
+        assert float(audio.abs().max()) <= CEILING
+    torch.testing.assert_close(gained, raw * (CEILING / float(raw.abs().max())), rtol=1e-5, atol=1e-7)
+    assert not torch.allclose(limited, gained)
+    with pytest.raises(ConfigError, match="levels \\(--levels\\) must be one of gain, limiter"):
+        pipeline.generate(clip, steps=1, levels="loudest")
+
+
+def replace_samples(audio, factor: float):
+    """``audio`` (a Waveform) ``factor`` times louder."""
+    return dataclasses.replace(audio, samples=audio.samples * factor)
+
+
+def test_generate_writes_with_the_limiter_when_asked(
+    bundle: Path, clip: Path, tmp_path: Path, capsys
+) -> None:
+    out = tmp_path / "out"
+    assert run(generate(bundle, [clip], out, "--levels", "limiter", "--no-mux")) == 0
+    assert np.abs(sf.read(str(out / "clip.wav"))[0]).max() <= CEILING + 1e-6
+    capsys.readouterr()
+    assert run(generate(bundle, [clip], tmp_path / "other", "--levels", "loud")) == 2
+    error = capsys.readouterr().err
+    assert "argument --levels: invalid choice: 'loud'" in error and len(error.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize(

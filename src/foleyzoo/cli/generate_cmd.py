@@ -2,7 +2,8 @@
 
 Inputs are video files, folders of them or CSV manifests (``foleyzoo.data.datasets.read_manifest``); without
 ``--input``, ``--prompt`` and ``--duration`` make text-to-audio (``<output>/<name>.wav``). Every output is
-kept below -1 dBFS by a peak limiter unless ``--no-normalize``.
+kept below -1 dBFS unless ``--no-normalize``: by one gain for the whole clip, or by a peak limiter with
+``--levels limiter``.
 A video in a subfolder (or a manifest id such as ``kitchen/clip3``) writes into the same subfolder of
 the output; a name that would leave the output folder (``../x``, an absolute path) is refused before
 anything runs. Finished outputs are skipped unless ``--overwrite``; a bad input is reported and skipped
@@ -21,6 +22,9 @@ from typing import Any
 
 from foleyzoo.cli.output import CommandParser, finite_float, positive_float, positive_int
 from foleyzoo.errors import ConfigError, FoleyzooError
+
+LEVELS = ("gain", "limiter")
+"""``--levels``: ``foleyzoo.pipeline.levels.LEVEL_MODES``, named here so that parsing needs no torch."""
 
 __all__ = ["build_parser", "check_output_name", "collect_inputs", "job_prompt", "main", "output_paths"]
 
@@ -70,9 +74,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--mono", action="store_true", help="one channel, as the codec decodes it (no stereo rendering)"
     )
     parser.add_argument(
+        "--levels",
+        choices=LEVELS,
+        default="gain",
+        help="how every sample is kept below -1 dBFS: one gain for the whole clip (default: transients keep "
+        "their shape) or a peak limiter (lowers the gain around the loud samples only: long files keep their "
+        "level)",
+    )
+    parser.add_argument(
         "--no-normalize",
         action="store_true",
-        help="write the raw levels (by default a peak limiter keeps every sample below -1 dBFS)",
+        help="write the raw levels, which may pass full scale (by default they are kept below -1 dBFS)",
     )
     return parser
 
@@ -325,6 +337,7 @@ def sampling_options(args: argparse.Namespace) -> dict[str, Any]:
         "sampler": _sampler(args.sampler),
         "mono": args.mono,
         "normalize": not args.no_normalize,
+        "levels": args.levels,
     }
 
 

@@ -40,7 +40,7 @@ from foleyzoo.io.frames import FrameReading, accumulated_instants, quantise, sha
 from foleyzoo.pipeline.bundle import Bundle
 from foleyzoo.pipeline.device import inference_precision, pick_device
 from foleyzoo.pipeline.home import resolve_bundle
-from foleyzoo.pipeline.levels import limit_peaks
+from foleyzoo.pipeline.levels import LEVEL_MODES, keep_below_ceiling
 from foleyzoo.pipeline.windows import Window, crossfade, plan_windows, shared_grid
 from foleyzoo.renderers.checks import check_renderer_follows
 from foleyzoo.samplers import EulerSampler
@@ -362,6 +362,7 @@ class FoleyPipeline:
         latents: Tensor | None = None,
         mono: bool = False,
         normalize: bool = True,
+        levels: str = "gain",
         progress: ProgressCallback | None = None,
     ) -> Generated:
         """Stereo audio for a video (a file or :class:`VideoFrames`), a prompt, or both.
@@ -371,12 +372,15 @@ class FoleyPipeline:
         ``codec.latent_frames_for(duration)``, is the initial noise to use instead of the seed's (to compare
         with another implementation from the same noise, or to vary the prompt on fixed noise). ``mono`` returns
         the one channel the codec decodes, without the stereo renderer. ``normalize`` keeps every sample
-        below -1 dBFS with a look-ahead peak limiter (:func:`~foleyzoo.pipeline.levels.limit_peaks`; off:
-        the raw levels, which may pass full scale). ``progress`` is called with a
+        below -1 dBFS, by ``levels``: ``"gain"``, one gain for the whole clip (the generated transients keep
+        their shape), or ``"limiter"``, a look-ahead peak limiter that lowers the gain around the loud
+        samples only (:mod:`foleyzoo.pipeline.levels`); off: the raw levels, which may pass full scale. ``progress`` is called with a
         :class:`GenerationProgress` at each sampler step and when decoding starts and ends.
         """
         if cfg is not None and not math.isfinite(cfg):
             raise ConfigError(f"the guidance scale (--cfg) must be a finite number, got {cfg}")
+        if levels not in LEVEL_MODES:
+            raise ConfigError(f"levels (--levels) must be one of {', '.join(LEVEL_MODES)}, got {levels!r}")
         source = self._source(video)
         if duration is None:
             if source is None:
@@ -421,7 +425,7 @@ class FoleyPipeline:
             audio = audio.float().cpu()
         _check_finite(audio, video, self.cfg_scale if cfg is None else cfg, chosen.steps)
         if normalize:
-            audio = limit_peaks(audio, self.codec.sample_rate)
+            audio = keep_below_ceiling(audio, self.codec.sample_rate, levels)
         report("done")
         return Generated(
             audio, self.codec.sample_rate, source.path if isinstance(source, _VideoFile) else None
