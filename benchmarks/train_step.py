@@ -1,6 +1,6 @@
 """MM-DiT speed at the tiny recipe's shape and at MMAudio-S-16k's: forward and training step, FLOPs and MFU.
 
-    python benchmarks/train_step.py [--shapes tiny s16k] [--repeats 3] [--compile] [--threads N] \
+    python benchmarks/train_step.py [--shapes tiny s16k] [--repeats 3] [--compile] [--threads N] [--batch 16 32] \
         [--json benchmarks/results/train_step.json]
 
 For each shape: a forward pass (no gradients) and a training step (forward, flow-matching loss, backward,
@@ -17,6 +17,7 @@ Prints a table and writes JSON with every setting.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -50,10 +51,18 @@ from foleyzoo.training.objective import flow_matching_loss, interpolate
 TINY_RECIPE = REPO_ROOT / "recipes" / "kling-tiny.yaml"
 
 
-def shapes(names: list[str]) -> list[NetworkShape]:
-    """The shapes to measure by name: ``tiny`` (recipes/kling-tiny.yaml) and ``s16k`` (MMAudio-S-16k)."""
+def shapes(names: list[str], batches: list[int] | None = None) -> list[NetworkShape]:
+    """The shapes to measure by name: ``tiny`` (recipes/kling-tiny.yaml) and ``s16k`` (MMAudio-S-16k), at
+    their own batch size or at each of ``batches`` (named ``<shape> b<batch>``)."""
     known = {"tiny": lambda: shape_from_recipe(TINY_RECIPE, name="kling-tiny"), "s16k": lambda: S16K}
-    return [known[name]() for name in names]
+    chosen = [known[name]() for name in names]
+    if not batches:
+        return chosen
+    return [
+        dataclasses.replace(shape, name=f"{shape.name} b{batch}", batch=batch)
+        for shape in chosen
+        for batch in batches
+    ]
 
 
 def build(shape: NetworkShape, device: torch.device, attention: str = "sdpa") -> MMDiT:
@@ -197,6 +206,9 @@ def main() -> None:
         "--compile-train", action="store_true", help="also a training step under torch.compile"
     )
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument(
+        "--batch", type=int, nargs="+", default=None, help="batch sizes to time (default: each shape's own)"
+    )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--json", type=Path, default=RESULTS / "train_step.json")
     options = parser.parse_args()
@@ -206,7 +218,7 @@ def main() -> None:
     device = torch.device(options.device)
     peak_start = matmul_peak(device)
     rows = []
-    for shape in shapes(options.shapes):
+    for shape in shapes(options.shapes, options.batch):
         rows += run_shape(shape, device, options.repeats, options.compile, options.compile_train)
     peak_end = matmul_peak(device)
     peak = max(peak_start["flops_per_s"], peak_end["flops_per_s"])
@@ -217,7 +229,7 @@ def main() -> None:
         f"(start {peak_start['flops_per_s'] / 1e9:.1f}, end {peak_end['flops_per_s'] / 1e9:.1f})\n"
     )
     print(table(rows, peak))
-    for shape in shapes(options.shapes):
+    for shape in shapes(options.shapes, options.batch):
         eager = {row["mode"]: row for row in rows if row["shape"] == shape.name}
         ratio = eager["train step (eager)"]["best_s"] / eager["forward (eager)"]["best_s"]
         line = f"\n{shape.name}: a training step takes {ratio:.2f}x a forward pass"
@@ -237,7 +249,7 @@ def main() -> None:
         "settings": {**vars(options), "dtype": "float32"},
         "machine": {**host, "load_average_at_end": machine()["load_average_1_5_15_min"]},
         "matmul_peak": {"start": peak_start, "end": peak_end, "used_flops_per_s": peak},
-        "shapes": {shape.name: shape for shape in shapes(options.shapes)},
+        "shapes": {shape.name: shape for shape in shapes(options.shapes, options.batch)},
         "rows": rows,
     }
     print(f"wrote {write_json(options.json, result)}")
