@@ -374,8 +374,9 @@ class FoleyPipeline:
         the one channel the codec decodes, without the stereo renderer. ``normalize`` keeps every sample
         below -1 dBFS, by ``levels``: ``"gain"``, one gain for the whole clip (the generated transients keep
         their shape), or ``"limiter"``, a look-ahead peak limiter that lowers the gain around the loud
-        samples only (:mod:`foleyzoo.pipeline.levels`); off: the raw levels, which may pass full scale. ``progress`` is called with a
-        :class:`GenerationProgress` at each sampler step and when decoding starts and ends.
+        samples only (:mod:`foleyzoo.pipeline.levels`); off: the raw levels, which may pass full scale.
+        ``progress`` is called with a :class:`GenerationProgress` at each sampler step and when decoding
+        starts and ends.
         """
         if cfg is not None and not math.isfinite(cfg):
             raise ConfigError(f"the guidance scale (--cfg) must be a finite number, got {cfg}")
