@@ -313,3 +313,32 @@ def test_a_clip_without_a_caption_trains_with_the_null_text() -> None:
     clips["has_caption"] = torch.tensor([True, False])
     text = encode_conditions(clips, model.text_encoder, None, None, enabled=("text",)).text
     assert text.mask[0].any() and not text.mask[1].any()  # row 2 is absent, as under condition dropout
+
+
+@pytest.mark.filterwarnings("ignore:You are trying to `self.log\\(\\)`")
+def test_the_onset_weight_sets_the_training_loss_and_must_not_be_negative() -> None:
+    """``onset_weight`` reweighs the training loss by ``onset_weights`` of the clip's own latents."""
+    from foleyzoo.training.objective import flow_matching_loss, interpolate, onset_weights
+
+    fixed = batch(clips=2)
+    plain, weighted = tiny_model(condition_dropout=0.0), tiny_model(condition_dropout=0.0, onset_weight=2.0)
+    losses = []
+    for model in (plain, weighted):
+        torch.manual_seed(3)
+        losses.append(float(model.training_step(fixed, 0).detach()))
+    latents, conditions = plain.prepare(fixed)
+    torch.manual_seed(3)
+    noise = torch.randn_like(latents.values)
+    t = torch.sigmoid(plain.timestep_mean + plain.timestep_std * torch.randn(2))
+    with torch.no_grad():
+        predicted = plain.denoiser(interpolate(noise, latents.values, t), t, conditions, latents.mask)
+    expected = [
+        flow_matching_loss(predicted, noise, latents.values, latents.mask),
+        flow_matching_loss(
+            predicted, noise, latents.values, latents.mask, onset_weights(latents.values, 2.0, latents.mask)
+        ),
+    ]
+    assert losses == pytest.approx([float(e) for e in expected], rel=1e-5)
+    assert abs(losses[0] - losses[1]) > 1e-3 * losses[0]
+    with pytest.raises(ValueError, match="onset_weight"):
+        tiny_model(onset_weight=-1.0)

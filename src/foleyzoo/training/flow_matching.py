@@ -38,7 +38,12 @@ from foleyzoo.io.hparams import save_config_hyperparameters
 from foleyzoo.samplers import EulerSampler
 from foleyzoo.samplers.guidance import CONDITION_NAMES, guided_velocity
 from foleyzoo.training.conditioning import FeatureMemo, drop_conditions, encode_conditions, encode_latents
-from foleyzoo.training.objective import flow_matching_loss, interpolate, logit_normal_timesteps
+from foleyzoo.training.objective import (
+    flow_matching_loss,
+    interpolate,
+    logit_normal_timesteps,
+    onset_weights,
+)
 from foleyzoo.vocoders.base import vocode_to_length
 
 __all__ = ["FoleyFlowMatching", "ema_multi_with_warmup", "ema_with_warmup"]
@@ -109,6 +114,7 @@ class FoleyFlowMatching(LightningModule):
         text_cfg_scale: float | None = None,
         timestep_mean: float = 0.0,
         timestep_std: float = 1.0,
+        onset_weight: float = 0.0,
         ema_decay: float | None = 0.999,
         val_audio_clips: int = 2,
         memoize_features: bool = False,
@@ -135,6 +141,9 @@ class FoleyFlowMatching(LightningModule):
         self.text_cfg_scale = text_cfg_scale
         self.timestep_mean = timestep_mean
         self.timestep_std = timestep_std
+        if onset_weight < 0:
+            raise ValueError(f"onset_weight must be >= 0, got {onset_weight}")
+        self.onset_weight = onset_weight
         self.val_audio_clips = val_audio_clips
         self.memo = FeatureMemo() if memoize_features else None
         self.optimizer_factory = optimizer
@@ -212,7 +221,8 @@ class FoleyFlowMatching(LightningModule):
         t = logit_normal_timesteps(data.shape[0], self.timestep_mean, self.timestep_std, device=data.device)
         dropped = drop_conditions(conditions, self.condition_dropout)
         predicted = self.denoiser(interpolate(noise, data, t), t, dropped, latents.mask)
-        loss = flow_matching_loss(predicted.float(), noise, data, latents.mask)
+        weights = onset_weights(data, self.onset_weight, latents.mask) if self.onset_weight > 0 else None
+        loss = flow_matching_loss(predicted.float(), noise, data, latents.mask, weights)
         self.log("train/loss", loss, prog_bar=True, batch_size=data.shape[0])
         return loss
 
