@@ -15,7 +15,8 @@ varied and their frames through H.264). Every detected onset the scorer matches 
 * **no impact near**: the rest (a sound where nothing happened).
 
 Missed events are sorted likewise into those with a detected onset within ``NEAR`` (heard, off in time)
-and those without. The median signed offset of the matched onsets (onset minus event) says whether the
+and those without, and every event by how close its nearest other event is (``GAPS``: events that
+crowd each other are where one sound can stand for two), with how many of each were missed. The median signed offset of the matched onsets (onset minus event) says whether the
 sounds lag or lead their impacts as a whole. The figures say which part of the model to work on: timing,
 or sounds made up.
 
@@ -56,6 +57,9 @@ NEAR = 0.150
 DETECTORS = {"strict": STRICT, "standard": STANDARD}
 FALSE_KINDS = ("second_rise", "off_in_time", "off_in_time_early", "silent_bounce", "no_impact_near")
 MISS_KINDS = ("missed_heard_nearby", "missed_unheard")
+GAPS = (0.050, 0.150, 0.400)
+"""Seconds: the edges of the classes of events by the gap to their nearest other event."""
+GAP_NAMES = ("gap < 50 ms", "gap 50-150 ms", "gap 150-400 ms", "gap >= 400 ms")
 
 
 def _nearest(times: Sequence[float], t: float) -> float:
@@ -126,6 +130,18 @@ class CleanLatents(Sampler):
         return self.latents[None, :frames].to(noise)
 
 
+def misses_by_gap(event_times: Sequence[float], onsets: Sequence[float]) -> dict[str, list[int]]:
+    """[missed, events] for each class of ``GAP_NAMES``: events by the gap to their nearest other event."""
+    matched = {i for i, _ in match_onsets(event_times, onsets)}
+    table = {name: [0, 0] for name in GAP_NAMES}
+    for index, time in enumerate(event_times):
+        gap = _nearest([t for j, t in enumerate(event_times) if j != index], time)
+        row = table[GAP_NAMES[int(np.searchsorted(GAPS, gap, side="right"))]]
+        row[0] += index not in matched
+        row[1] += 1
+    return table
+
+
 class CeilingRecorder(AudioRecorder):
     """An :class:`AudioRecorder` whose pipeline decodes each clip's own clean sound (see ``--ceiling``).
 
@@ -160,6 +176,7 @@ def sort_set(
     scores = summary_row(score_pipeline(recorder, seed=seed, clips=clips, varied=varied, detector=detector))
     counts: Counter = Counter()
     offsets: list[float] = []
+    by_gap = {name: [0, 0] for name in GAP_NAMES}
     for index, audio in enumerate(recorder.audio):
         item = make_item(seed, index, 4.0, clean=True, variety=HELD_OUT if varied else None)
         truth = GroundTruth.from_json(item["meta"])
@@ -167,9 +184,13 @@ def sort_set(
         event_times = [e.time for e in truth.events]
         counts += sort_detections(event_times, truth.silent_impacts, onsets)
         offsets += matched_offsets(event_times, onsets)
+        for name, (missed, events) in misses_by_gap(event_times, onsets).items():
+            by_gap[name][0] += missed
+            by_gap[name][1] += events
     return {
         "scores": scores,
         "counts": {k: counts[k] for k in ("matched", *FALSE_KINDS, *MISS_KINDS)},
+        "missed_by_gap": by_gap,
         "matched_signed_offset_ms": float(np.median(offsets) * 1000) if offsets else None,
     }
 
@@ -197,6 +218,9 @@ def main() -> None:
     print(f"{'':<20}" + "".join(f"{spec:>18}" for spec in args.sets))
     for kind in kinds:
         print(f"{kind:<20}" + "".join(f"{results[spec]['counts'][kind]:>18}" for spec in args.sets))
+    for name in GAP_NAMES:
+        cells = ["{}/{}".format(*results[spec]["missed_by_gap"][name]) for spec in args.sets]
+        print(f"{'missed, ' + name:<20}" + "".join(f"{cell:>18}" for cell in cells))
     signed = [results[spec]["matched_signed_offset_ms"] for spec in args.sets]
     print(f"{'signed offset (ms)':<20}" + "".join(f"{v if v is None else round(v, 1)!s:>18}" for v in signed))
     for score in ("onset_f1", "onset_precision", "onset_recall"):

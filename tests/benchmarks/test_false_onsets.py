@@ -74,3 +74,18 @@ def test_clean_latents_stand_in_for_the_sampler_whatever_the_velocity(false_onse
     assert torch.equal(out, latents[None, :250])
     with pytest.raises(ValueError, match="cannot fill"):
         sampler.sample(lambda x, t: x, torch.zeros(2, 250, 4))
+
+
+def test_events_are_classed_by_their_nearest_neighbour_and_misses_counted_in_each(
+    false_onsets: ModuleType,
+) -> None:
+    events = [1.00, 1.03, 2.00, 2.10, 3.00, 3.30]
+    onsets = [1.00, 2.00, 3.00, 3.30]  # one sound for the crowded pairs at 1 s and 2 s
+    table = false_onsets.misses_by_gap(events, onsets)
+    assert table == {
+        "gap < 50 ms": [1, 2],
+        "gap 50-150 ms": [1, 2],
+        "gap 150-400 ms": [0, 2],
+        "gap >= 400 ms": [0, 0],
+    }
+    assert false_onsets.misses_by_gap([2.0], [])["gap >= 400 ms"] == [1, 1]  # alone in its clip
