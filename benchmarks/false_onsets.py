@@ -16,8 +16,9 @@ varied and their frames through H.264). Every detected onset the scorer matches 
 
 Missed events are sorted likewise into those with a detected onset within ``NEAR`` (heard, off in time)
 and those without, and every event by how close its nearest other event is (``GAPS``: events that
-crowd each other are where one sound can stand for two), with how many of each were missed. The median signed offset of the matched onsets (onset minus event) says whether the
-sounds lag or lead their impacts as a whole. The figures say which part of the model to work on: timing,
+crowd each other are where one sound can stand for two), with how many of each were missed. The median
+signed offset of the matched onsets (onset minus event) says whether the sounds lag or lead their
+impacts as a whole. The figures say which part of the model to work on: timing,
 or sounds made up.
 
 ``--ceiling`` replaces what the MM-DiT samples by the codec's latents of each clip's own clean sound (mixed

@@ -57,9 +57,8 @@ def onset_weights(data: Tensor, strength: float, mask: Tensor | None = None, spr
     valid = torch.ones_like(change) if mask is None else mask.to(change.dtype)
     change = change * valid
     if spread > 0:
-        change = torch.nn.functional.max_pool1d(change[:, None], 2 * spread + 1, stride=1, padding=spread)[
-            :, 0
-        ]
+        window = 2 * spread + 1
+        change = torch.nn.functional.max_pool1d(change[:, None], window, stride=1, padding=spread).squeeze(1)
     mean = (change * valid).sum(dim=1, keepdim=True) / valid.sum(dim=1, keepdim=True).clamp_min(1.0)
     return 1.0 + strength * change / mean.clamp_min(1e-6)
 
