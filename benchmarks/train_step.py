@@ -51,18 +51,27 @@ from foleyzoo.training.objective import flow_matching_loss, interpolate
 TINY_RECIPE = REPO_ROOT / "recipes" / "kling-tiny.yaml"
 
 
-def shapes(names: list[str], batches: list[int] | None = None) -> list[NetworkShape]:
+def shapes(
+    names: list[str], batches: list[int] | None = None, patches: list[int] | None = None
+) -> list[NetworkShape]:
     """The shapes to measure by name: ``tiny`` (recipes/kling-tiny.yaml) and ``s16k`` (MMAudio-S-16k), at
-    their own batch size or at each of ``batches`` (named ``<shape> b<batch>``)."""
+    their own batch size or at each of ``batches`` (named ``<shape> b<batch>``), and with their own audio
+    patch or each of ``patches`` latent frames a token (named ``<shape> p<patch>``)."""
     known = {"tiny": lambda: shape_from_recipe(TINY_RECIPE, name="kling-tiny"), "s16k": lambda: S16K}
     chosen = [known[name]() for name in names]
-    if not batches:
-        return chosen
-    return [
-        dataclasses.replace(shape, name=f"{shape.name} b{batch}", batch=batch)
-        for shape in chosen
-        for batch in batches
-    ]
+    if batches:
+        chosen = [
+            dataclasses.replace(shape, name=f"{shape.name} b{batch}", batch=batch)
+            for shape in chosen
+            for batch in batches
+        ]
+    if patches:
+        chosen = [
+            dataclasses.replace(shape, name=f"{shape.name} p{patch}", patch=patch)
+            for shape in chosen
+            for patch in patches
+        ]
+    return chosen
 
 
 def build(shape: NetworkShape, device: torch.device, attention: str = "sdpa") -> MMDiT:
@@ -209,6 +218,13 @@ def main() -> None:
     parser.add_argument(
         "--batch", type=int, nargs="+", default=None, help="batch sizes to time (default: each shape's own)"
     )
+    parser.add_argument(
+        "--patch",
+        type=int,
+        nargs="+",
+        default=None,
+        help="latent frames an audio token (default: each shape's)",
+    )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--json", type=Path, default=RESULTS / "train_step.json")
     options = parser.parse_args()
@@ -218,7 +234,7 @@ def main() -> None:
     device = torch.device(options.device)
     peak_start = matmul_peak(device)
     rows = []
-    for shape in shapes(options.shapes, options.batch):
+    for shape in shapes(options.shapes, options.batch, options.patch):
         rows += run_shape(shape, device, options.repeats, options.compile, options.compile_train)
     peak_end = matmul_peak(device)
     peak = max(peak_start["flops_per_s"], peak_end["flops_per_s"])
@@ -229,7 +245,7 @@ def main() -> None:
         f"(start {peak_start['flops_per_s'] / 1e9:.1f}, end {peak_end['flops_per_s'] / 1e9:.1f})\n"
     )
     print(table(rows, peak))
-    for shape in shapes(options.shapes, options.batch):
+    for shape in shapes(options.shapes, options.batch, options.patch):
         eager = {row["mode"]: row for row in rows if row["shape"] == shape.name}
         ratio = eager["train step (eager)"]["best_s"] / eager["forward (eager)"]["best_s"]
         line = f"\n{shape.name}: a training step takes {ratio:.2f}x a forward pass"
@@ -249,7 +265,7 @@ def main() -> None:
         "settings": {**vars(options), "dtype": "float32"},
         "machine": {**host, "load_average_at_end": machine()["load_average_1_5_15_min"]},
         "matmul_peak": {"start": peak_start, "end": peak_end, "used_flops_per_s": peak},
-        "shapes": {shape.name: shape for shape in shapes(options.shapes, options.batch)},
+        "shapes": {shape.name: shape for shape in shapes(options.shapes, options.batch, options.patch)},
         "rows": rows,
     }
     print(f"wrote {write_json(options.json, result)}")
